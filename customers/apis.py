@@ -1,0 +1,208 @@
+"""HTTP endpoints for customers, friendships, advocates and customer tokens."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
+from scrm.tenancy.models import Role
+from scrm.tenancy.services import CallerKind, customer_token_issue
+
+from . import selectors, services
+from .filters import AdvocateFilter, CustomerFilter, FriendshipFilter
+from .models import Customer
+from .serializers import (
+    AdvocateCreateSerializer,
+    AdvocateSerializer,
+    AdvocateUpdateSerializer,
+    CustomerCreateSerializer,
+    CustomerSerializer,
+    CustomerTokenRequestSerializer,
+    CustomerUpdateSerializer,
+    FriendSerializer,
+    FriendshipCreateSerializer,
+    FriendshipSerializer,
+    TokenResponseSerializer,
+)
+
+
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Brand customers. Customer tokens can read only their own record."""
+
+    allowed_callers = ALL_CALLERS
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        return selectors.customer_list(caller=self.request.auth)
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs.setdefault("mask_phone", self.action == "list")
+        return super().get_serializer(*args, **kwargs)
+
+    def _deny_customer_writes(self):
+        if self.request.auth.is_customer:
+            raise PermissionDenied("Customer tokens cannot change customer records.")
+
+    @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer})
+    def create(self, request):
+        self._deny_customer_writes()
+        incoming = CustomerCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        customer = services.customer_create(
+            brand_id=request.auth.brand_id, **incoming.validated_data
+        )
+        customer = self.get_queryset().get(pk=customer.pk)
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
+    def partial_update(self, request, pk=None):
+        self._deny_customer_writes()
+        customer = self.get_object()
+        incoming = CustomerUpdateSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        services.customer_update(customer=customer, **incoming.validated_data)
+        return Response(CustomerSerializer(self.get_queryset().get(pk=customer.pk)).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        self._deny_customer_writes()
+        if not request.auth.has_role(Role.MANAGER):
+            raise PermissionDenied("Deleting a customer needs the manager role or above.")
+        services.customer_delete(customer=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=FriendSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def friends(self, request, pk=None):
+        """Current friends of the customer, with tie strength."""
+        customer = self.get_object()
+        queryset = selectors.friends_of(customer=customer)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(FriendSerializer(page, many=True).data)
+
+
+class FriendshipViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Undirected friendships. POST is idempotent (A–B equals B–A); DELETE records an unfriend."""
+
+    allowed_callers = ALL_CALLERS
+    serializer_class = FriendshipSerializer
+    filterset_class = FriendshipFilter
+
+    def get_queryset(self):
+        return selectors.friendship_list(caller=self.request.auth)
+
+    @extend_schema(
+        request=FriendshipCreateSerializer,
+        responses={201: FriendshipSerializer, 200: FriendshipSerializer},
+    )
+    def create(self, request):
+        caller = request.auth
+        if caller.is_customer:
+            raise PermissionDenied("Customer tokens cannot create friendships.")
+        incoming = FriendshipCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        friendship, created = services.friendship_create(
+            brand_id=caller.brand_id,
+            customer_id=data["customer"],
+            friend_id=data["friend"],
+            since=data.get("since"),
+            **({"source": data["source"]} if "source" in data else {}),
+        )
+        return Response(
+            FriendshipSerializer(friendship).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={200: FriendshipSerializer})
+    def destroy(self, request, pk=None):
+        """End the friendship (kept as history). A customer may end only their own."""
+        friendship = self.get_object()
+        caller = request.auth
+        ended_by = caller.customer_id if caller.is_customer else None
+        friendship = services.friendship_end(
+            friendship=friendship, ended_by_id=ended_by, reason="unfriend"
+        )
+        return Response(FriendshipSerializer(friendship).data)
+
+
+class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """KOC advocates: promote a consumer, pause, resume, retire. Staff only for changes."""
+
+    allowed_callers = ALL_CALLERS
+    serializer_class = AdvocateSerializer
+    filterset_class = AdvocateFilter
+    write_role = Role.MANAGER
+
+    def get_queryset(self):
+        return selectors.advocate_list(caller=self.request.auth)
+
+    def _staff_only(self):
+        if self.request.auth.kind is not CallerKind.STAFF:
+            raise PermissionDenied("Only staff manage advocates.")
+
+    @extend_schema(request=AdvocateCreateSerializer, responses={201: AdvocateSerializer})
+    def create(self, request):
+        self._staff_only()
+        incoming = AdvocateCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        advocate = services.advocate_promote(
+            brand_id=request.auth.brand_id,
+            customer_id=incoming.validated_data["customer"],
+            notes=incoming.validated_data.get("notes", ""),
+        )
+        return Response(AdvocateSerializer(advocate).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AdvocateUpdateSerializer, responses={200: AdvocateSerializer})
+    def partial_update(self, request, pk=None):
+        self._staff_only()
+        advocate = self.get_object()
+        incoming = AdvocateUpdateSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        if "status" in data:
+            advocate = services.advocate_set_status(
+                advocate=advocate, status=data["status"], reason=data.get("reason", "")
+            )
+        if "notes" in data:
+            advocate = services.advocate_update_notes(advocate=advocate, notes=data["notes"])
+        return Response(AdvocateSerializer(advocate).data)
+
+
+class CustomerTokenView(APIView):
+    """Mint a short-lived token that acts only as one customer (app keys and staff)."""
+
+    allowed_callers = STAFF_AND_APP
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=CustomerTokenRequestSerializer,
+        responses={
+            201: TokenResponseSerializer,
+            404: OpenApiResponse(description="No customer with this external_id."),
+        },
+    )
+    def post(self, request):
+        incoming = CustomerTokenRequestSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        external_id = incoming.validated_data["external_id"]
+        customer = Customer.objects.filter(
+            brand_id=request.auth.brand_id, external_id=external_id
+        ).first()
+        if customer is None:
+            raise NotFound(f"No customer with external_id {external_id!r} in this brand.")
+        issued = customer_token_issue(brand_id=customer.brand_id, customer_id=customer.pk)
+        return Response(
+            {"token": issued.token, "expires_at": issued.expires_at, "customer": customer.pk},
+            status=status.HTTP_201_CREATED,
+        )

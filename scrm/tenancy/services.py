@@ -1,0 +1,229 @@
+"""Writes and credential checks for brands, staff and the three API caller kinds."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .models import ROLE_RANK, AppKey, Brand, Membership, Role, StaffToken
+
+User = get_user_model()
+
+APP_KEY_PREFIX = "sk_"
+CUSTOMER_TOKEN_PREFIX = "ct_"  # noqa: S105
+STAFF_TOKEN_PREFIX = "st_"  # noqa: S105
+_CUSTOMER_TOKEN_SALT = "scrm.customer-token"  # noqa: S105
+
+
+class CallerKind(StrEnum):
+    STAFF = "staff"
+    APP = "app"
+    CUSTOMER = "customer"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, for which brand. Set as ``request.auth`` by the authenticators."""
+
+    kind: CallerKind
+    brand_id: int
+    user_id: int | None = None
+    role: str | None = None
+    customer_id: int | None = None
+    app_key_id: int | None = None
+    is_superuser: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind is CallerKind.STAFF
+
+    @property
+    def is_customer(self) -> bool:
+        return self.kind is CallerKind.CUSTOMER
+
+    @property
+    def is_app(self) -> bool:
+        return self.kind is CallerKind.APP
+
+    def has_role(self, minimum: str) -> bool:
+        """Staff role at least ``minimum``; app keys count as operators."""
+        if self.is_superuser:
+            return True
+        if self.is_app:
+            return ROLE_RANK[Role(minimum)] <= ROLE_RANK[Role.OPERATOR]
+        if self.role is None:
+            return False
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- Brands and staff ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def brand_create(*, name: str, slug: str | None = None, time_zone: str = "Asia/Shanghai") -> Brand:
+    return Brand.objects.create(name=name, slug=slug or slugify(name)[:60], time_zone=time_zone)
+
+
+@transaction.atomic
+def staff_member_create(
+    *, brand: Brand, username: str, password: str | None, role: str = Role.OPERATOR, email: str = ""
+) -> Membership:
+    """Create (or reuse) a staff user and give them a role in ``brand``.
+
+    Staff are Django staff users so they can sign in to the admin, where every page is
+    scoped to their brands.
+    """
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"email": email, "is_staff": True}
+    )
+    if created or password:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.is_staff = True
+        user.save()
+    membership, _ = Membership.objects.update_or_create(
+        user=user, brand=brand, defaults={"role": Role(role)}
+    )
+    return membership
+
+
+def brands_for_user(user) -> list[Membership]:
+    return list(Membership.objects.filter(user=user, brand__is_active=True).select_related("brand"))
+
+
+# --- Staff tokens --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+@transaction.atomic
+def staff_token_issue(*, user, brand: Brand) -> IssuedToken:
+    raw = STAFF_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(hours=settings.SCRM["STAFF_TOKEN_TTL_HOURS"])
+    StaffToken.objects.create(user=user, brand=brand, key_hash=_digest(raw), expires_at=expires_at)
+    return IssuedToken(token=raw, expires_at=expires_at)
+
+
+def staff_token_authenticate(raw: str) -> tuple[object, Caller] | None:
+    if not raw.startswith(STAFF_TOKEN_PREFIX):
+        return None
+    token = (
+        StaffToken.objects.select_related("user", "brand")
+        .filter(key_hash=_digest(raw), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active or not token.brand.is_active:
+        return None
+    membership = Membership.objects.filter(user=token.user, brand=token.brand).first()
+    if membership is None and not token.user.is_superuser:
+        return None  # membership removed after the token was issued
+    return token.user, Caller(
+        kind=CallerKind.STAFF,
+        brand_id=token.brand_id,
+        user_id=token.user_id,
+        role=membership.role if membership else Role.OWNER,
+        is_superuser=token.user.is_superuser,
+    )
+
+
+@transaction.atomic
+def staff_token_revoke(*, raw: str) -> bool:
+    return bool(
+        StaffToken.objects.filter(key_hash=_digest(raw), revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+# --- App keys --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedAppKey:
+    app_key: AppKey
+    raw_key: str  # shown once, never stored
+
+
+@transaction.atomic
+def app_key_create(*, brand: Brand, name: str, created_by=None) -> IssuedAppKey:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    raw = f"{APP_KEY_PREFIX}{prefix}.{secret}"
+    app_key = AppKey.objects.create(
+        brand=brand, name=name, prefix=prefix, key_hash=_digest(raw), created_by=created_by
+    )
+    return IssuedAppKey(app_key=app_key, raw_key=raw)
+
+
+@transaction.atomic
+def app_key_revoke(*, app_key: AppKey) -> AppKey:
+    if app_key.revoked_at is None:
+        app_key.revoked_at = timezone.now()
+        app_key.save(update_fields=["revoked_at"])
+    return app_key
+
+
+def app_key_authenticate(raw: str) -> Caller | None:
+    if not raw.startswith(APP_KEY_PREFIX) or "." not in raw:
+        return None
+    prefix = raw[len(APP_KEY_PREFIX) :].split(".", 1)[0]
+    app_key = (
+        AppKey.objects.select_related("brand")
+        .filter(prefix=prefix, revoked_at__isnull=True, brand__is_active=True)
+        .first()
+    )
+    if app_key is None or not hmac.compare_digest(app_key.key_hash, _digest(raw)):
+        return None
+    now = timezone.now()
+    if app_key.last_used_at is None or now - app_key.last_used_at > timedelta(minutes=5):
+        AppKey.objects.filter(pk=app_key.pk).update(last_used_at=now)
+    return Caller(kind=CallerKind.APP, brand_id=app_key.brand_id, app_key_id=app_key.pk)
+
+
+# --- Customer tokens -------------------------------------------------------------------------
+
+
+def customer_token_issue(*, brand_id: int, customer_id: int) -> IssuedToken:
+    """A short-lived signed token that acts only as one customer of one brand.
+
+    Stateless (HMAC-signed with SECRET_KEY), so the hot ingest path needs no lookup;
+    its lifetime is SCRM["CUSTOMER_TOKEN_TTL_MINUTES"].
+    """
+    ttl = timedelta(minutes=settings.SCRM["CUSTOMER_TOKEN_TTL_MINUTES"])
+    expires_at = timezone.now() + ttl
+    payload = {"b": brand_id, "c": customer_id, "e": int(expires_at.timestamp())}
+    raw = CUSTOMER_TOKEN_PREFIX + signing.dumps(payload, salt=_CUSTOMER_TOKEN_SALT, compress=True)
+    return IssuedToken(token=raw, expires_at=expires_at)
+
+
+def customer_token_authenticate(raw: str) -> Caller | None:
+    if not raw.startswith(CUSTOMER_TOKEN_PREFIX):
+        return None
+    try:
+        payload = signing.loads(raw[len(CUSTOMER_TOKEN_PREFIX) :], salt=_CUSTOMER_TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("e", 0) < timezone.now().timestamp():
+        return None
+    return Caller(kind=CallerKind.CUSTOMER, brand_id=payload["b"], customer_id=payload["c"])
