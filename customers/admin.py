@@ -285,7 +285,11 @@ class CustomerAdmin(BrandScopedAdminMixin, ImportExportModelAdmin):
                 for error in errors:
                     self.message_user(request, f"Row {number}: {error.error}", messages.ERROR)
             for row in result.invalid_rows:
-                self.message_user(request, f"Row {row.number}: {row.error_dict}", messages.ERROR)
+                details = "; ".join(
+                    f"{field}: {' '.join(str(m) for m in msgs)}"
+                    for field, msgs in row.error_dict.items()
+                )
+                self.message_user(request, f"Row {row.number}: {details}", messages.ERROR)
             for error in result.base_errors:
                 self.message_user(request, str(error.error), messages.ERROR)
             self.message_user(request, "Nothing was imported.", messages.ERROR)
