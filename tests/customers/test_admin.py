@@ -386,3 +386,19 @@ def test_promote_in_add_form_and_status_change_in_change_form(brand_admin_client
     assert good.status_code == 302
     advocate.refresh_from_db()
     assert advocate.status == "paused" and advocate.status_reason == "holiday"
+
+
+@pytest.mark.parametrize("url", [CUSTOMERS, FRIENDSHIPS, ADVOCATES])
+def test_changelist_query_count_is_constant(
+    brand_admin_client, brand, url, django_assert_max_num_queries
+):
+    people = CustomerFactory.create_batch(31, brand=brand)
+    for friend in people[1:]:
+        befriend(people[0], friend)
+        services.advocate_promote(brand_id=brand.pk, customer_id=friend.pk)
+
+    with django_assert_max_num_queries(12):
+        response = brand_admin_client.get(url)
+
+    expected = 31 if url == CUSTOMERS else 30
+    assert len(response.context["cl"].result_list) == expected
