@@ -243,5 +243,23 @@ class CustomerResource(resources.ModelResource):
             "updated_at",
         ]
 
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """Write updated rows as one ``INSERT … ON CONFLICT (brand, external_id) DO UPDATE``
+        per batch: set-based, unlike ``QuerySet.bulk_update``'s per-row CASE expressions."""
+        if not self.update_instances or not (using_transactions or not dry_run):
+            return
+        try:
+            Customer.objects.bulk_create(
+                self.update_instances,
+                batch_size=batch_size,
+                update_conflicts=True,
+                unique_fields=["brand", "external_id"],
+                update_fields=self.get_bulk_update_fields(),
+            )
+        except Exception as error:  # reported like import-export's own bulk errors
+            self.handle_import_error(result, error, raise_errors)
+        finally:
+            self.update_instances.clear()
+
     def after_import(self, dataset, result, **kwargs):
         """No sequence reset (ids are never imported; resetting would race other inserts)."""
