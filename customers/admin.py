@@ -158,7 +158,7 @@ class CustomerAdmin(BrandScopedAdminMixin, ImportExportModelAdmin):
     ]
     list_select_related = ["brand"]
     search_fields = ["display_name", "external_id", "=phone"]
-    search_help_text = "Display name or external id contains; exact phone (E.164)."
+    search_help_text = "Display name or external id contains; or a full phone number."
     readonly_fields = ["friend_count", "consent_updated_at", "created_at", "updated_at"]
     actions = ["promote_to_advocate"]
     show_full_result_count = False
@@ -176,6 +176,19 @@ class CustomerAdmin(BrandScopedAdminMixin, ImportExportModelAdmin):
             .get_queryset(request)
             .annotate(is_advocate=Exists(Advocate.objects.filter(customer_id=OuterRef("pk"))))
         )
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a phone typed the way people type it (``138 1234 5678``)."""
+        results, distinct = super().get_search_results(request, queryset, search_term)
+        digits = "".join(ch for ch in search_term if ch.isdigit())
+        if len(digits) >= 7:
+            try:
+                phone = services.phone_normalize(search_term)
+            except ValidationError:
+                phone = ""
+            if phone:
+                results |= queryset.filter(phone=phone)
+        return results, distinct
 
     @admin.display(description="phone")
     def masked_phone(self, customer: Customer) -> str:

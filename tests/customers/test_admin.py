@@ -402,3 +402,10 @@ def test_changelist_query_count_is_constant(
 
     expected = 31 if url == CUSTOMERS else 30
     assert len(response.context["cl"].result_list) == expected
+
+
+def test_search_by_phone_as_typed_stays_in_brand(brand_admin_client, brand, other_brand):
+    mine = CustomerFactory(brand=brand, phone="+8613812345678")
+    CustomerFactory(brand=other_brand, phone="+8613812345678")
+
+    assert changelist_ids(brand_admin_client, CUSTOMERS, q="138 1234 5678") == {mine.pk}
