@@ -175,6 +175,7 @@ def friendship_create(
         source=source,
     )
     Customer.objects.filter(pk__in=(low, high)).update(friend_count=F("friend_count") + 1)
+    _advocate_tiers_follow({pk: row.friend_count + 1 for pk, row in locked.items()})
     return friendship, True
 
 
@@ -200,7 +201,21 @@ def friendship_end(
     friendship.end_reason = reason
     friendship.save(update_fields=["ended_at", "ended_by", "end_reason"])
     Customer.objects.filter(pk__in=locked).update(friend_count=F("friend_count") - 1)
+    _advocate_tiers_follow({pk: row.friend_count - 1 for pk, row in locked.items()})
     return friendship
+
+
+def _advocate_tiers_follow(friend_counts: dict[int, int]) -> None:
+    """Re-tier the advocates among these customers from their new (locked) friend counts.
+
+    One UPDATE per distinct tier, touching only rows whose tier changes; non-advocates match
+    nothing.
+    """
+    by_tier: dict[str, list[int]] = {}
+    for customer_id, count in friend_counts.items():
+        by_tier.setdefault(tier_for(count), []).append(customer_id)
+    for tier, customer_ids in by_tier.items():
+        Advocate.objects.filter(customer_id__in=customer_ids).exclude(tier=tier).update(tier=tier)
 
 
 def customers_recount_friends(*, brand_id: int) -> int:

@@ -109,3 +109,23 @@ def other_customer_client(brand):
 @pytest.fixture
 def anon_client():
     return APIClient()
+
+
+def admin_client_for(brand: Brand, role: str = Role.OWNER, username: str | None = None):
+    """A Django test client signed in to the admin as a non-superuser staff member of brand."""
+    from django.test import Client
+
+    membership = MembershipFactory(
+        brand=brand, role=role, **({"user__username": username} if username else {})
+    )
+    client = Client()
+    client.force_login(membership.user)
+    client.user = membership.user
+    client.brand = brand
+    return client
+
+
+@pytest.fixture
+def brand_admin_client(brand):
+    """Owner of ``brand`` in the admin (not a superuser)."""
+    return admin_client_for(brand, Role.OWNER)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -74,8 +77,18 @@ def _digest(secret: str) -> str:
 # --- Brands and staff ---------------------------------------------------------------------
 
 
+def time_zone_validate(name: str) -> str:
+    """Return ``name`` if it is an IANA time zone (``Asia/Shanghai``), else raise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError({"time_zone": [f"{name!r} is not a known time zone."]}) from None
+    return name
+
+
 @transaction.atomic
 def brand_create(*, name: str, slug: str | None = None, time_zone: str = "Asia/Shanghai") -> Brand:
+    time_zone_validate(time_zone)
     return Brand.objects.create(name=name, slug=slug or slugify(name)[:60], time_zone=time_zone)
 
 
@@ -153,6 +166,14 @@ def staff_token_revoke(*, raw: str) -> bool:
         StaffToken.objects.filter(key_hash=_digest(raw), revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+    )
+
+
+@transaction.atomic
+def staff_tokens_revoke(*, token_ids: Iterable[int]) -> int:
+    """Revoke the given staff tokens (already revoked ones are left alone); returns how many."""
+    return StaffToken.objects.filter(pk__in=list(token_ids), revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
     )
 
 
