@@ -75,7 +75,10 @@ def image(n=0):
         ({"text": ""}, "text"),
         ({"text": 5}, "text"),
         ({"text": "x", "media": [image(i) for i in range(10)]}, "media"),
-        ({"text": "x", "media": [image(), {"type": "video", "url": "https://v.example/1"}]}, "media"),
+        (
+            {"text": "x", "media": [image(), {"type": "video", "url": "https://v.example/1"}]},
+            "media",
+        ),
         (
             {
                 "text": "x",
