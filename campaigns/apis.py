@@ -14,6 +14,7 @@ from scrm.api.permissions import ALL_CALLERS
 
 from . import selectors
 from .filters import PostFilter
+from .models import Delivery, Post
 from .serializers import (
     FeedItemSerializer,
     PostCreateSerializer,
@@ -41,6 +42,7 @@ class PostViewSet(
     """Moments posts. Customers author only as themselves; staff for brand accounts and
     advocates. Drafts are edited and deleted; published posts are withdrawn."""
 
+    queryset = Post.objects.none()  # for the schema; real rows come from selectors
     allowed_callers = ALL_CALLERS
     serializer_class = PostSerializer
     filterset_class = PostFilter
@@ -107,6 +109,7 @@ class FeedView(GenericAPIView):
     Customer tokens read their own feed; staff and app keys pass ``?customer=<id>``.
     """
 
+    queryset = Delivery.objects.none()  # for the schema
     allowed_callers = ALL_CALLERS
     serializer_class = FeedItemSerializer
 

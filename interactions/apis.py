@@ -14,6 +14,7 @@ from scrm.api.permissions import ALL_CALLERS
 
 from . import selectors, services
 from .filters import InteractionFilter
+from .models import Interaction
 from .serializers import (
     BatchRequestSerializer,
     BatchResponseSerializer,
@@ -26,6 +27,7 @@ from .serializers import (
 class InteractionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The append-only log. POST stores one event (idempotent on ``event_id``)."""
 
+    queryset = Interaction.objects.none()  # for the schema; real rows come from selectors
     allowed_callers = ALL_CALLERS
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter

@@ -63,6 +63,7 @@ class _Event:
         "payload",
         "forwarded_from",
         "depth",
+        "error",
     )
 
 
@@ -182,13 +183,6 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
 
     itab, ctab, ptab = Interaction._meta.db_table, Customer._meta.db_table, Post._meta.db_table
     dtab = Delivery._meta.db_table
-    existing = {
-        row[0]
-        for row in _fetch(
-            f"SELECT event_id FROM {itab} WHERE brand_id = %s AND event_id = ANY(%s::text[])",  # noqa: S608
-            [brand, list({ev.event_id for ev in parsed})],
-        )
-    }
     post_ids = list({ev.post for ev in parsed if ev.post is not None})
     posts = {
         pk: (author, status)
@@ -207,12 +201,11 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
         )
     }
 
+    # First pass: references. Errors are kept on the event and answered in the last pass,
+    # after the duplicate check (a stored event stays a duplicate whatever changed since).
     candidates: list[_Event] = []
     for ev in parsed:
         error = None
-        if ev.event_id in existing:
-            results[ev.index] = IngestResult(ev.event_id, DUPLICATE)
-            continue
         if ev.actor not in customers:
             error = _error("actor", f"No customer {ev.actor} in this brand.")
         elif ev.post is not None:
@@ -227,10 +220,9 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             error = _error("target", f"No customer {ev.target} in this brand.")
         if error is None and ev.target == ev.actor:
             error = _error("target", "Actor and target must be different people.")
-        if error is not None:
-            results[ev.index] = IngestResult(ev.event_id, REJECTED, error)
-            continue
-        candidates.append(ev)
+        ev.error = error
+        if error is None:
+            candidates.append(ev)
 
     # Access to posts: the author, a delivered recipient, or someone reached by a forward.
     pairs = [(ev.post, ev.actor) for ev in candidates if ev.post and ev.actor != posts[ev.post][0]]
@@ -273,14 +265,26 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             )
         }
 
+    # The duplicate check is the last read: a concurrent batch committed before any of the
+    # reads above is seen here too, so its events answer duplicate rather than rejected.
+    existing = {
+        row[0]
+        for row in _fetch(
+            f"SELECT event_id FROM {itab} WHERE brand_id = %s AND event_id = ANY(%s::text[])",  # noqa: S608
+            [brand, list({ev.event_id for ev in parsed})],
+        )
+    }
     accepted: list[_Event] = []
     accepted_ids: set[str] = set()
     batch_forwards: dict[str, tuple[int, int]] = {}
-    for ev in candidates:
-        if ev.event_id in accepted_ids:
+    for ev in parsed:
+        if ev.event_id in existing or ev.event_id in accepted_ids:
             results[ev.index] = IngestResult(ev.event_id, DUPLICATE)
             continue
-        error = None
+        error = ev.error
+        if error is not None:
+            results[ev.index] = IngestResult(ev.event_id, REJECTED, error)
+            continue
         if ev.forwarded_from:
             forward = batch_forwards.get(ev.forwarded_from) or stored_forwards.get(
                 ev.forwarded_from
@@ -322,6 +326,7 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
                   FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],
                               %s::text[], %s::int[], %s::timestamptz[], %s::text[])
                        AS x(e, t, a, g, p, f, d, o, pl)
+                 ORDER BY e  -- one key order for every batch: no deadlocks between them
                 ON CONFLICT (brand_id, event_id) DO NOTHING
                 RETURNING event_id, id""",  # noqa: S608
             [

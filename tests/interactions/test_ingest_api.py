@@ -395,3 +395,14 @@ def test_ingest_query_count_is_constant_per_batch(app_client, brand, django_asse
     with django_assert_max_num_queries(12):
         response = app_client.post(BATCH, {"events": events}, format="json")
     assert {r["status"] for r in response.json()["results"]} == {"created"}
+
+
+def test_a_stored_event_stays_a_duplicate_after_its_post_is_withdrawn(app_client, graph):
+    author, friends, post = graph
+    event = like("w1", friends[0], post)
+    assert app_client.post(ONE, event, format="json").status_code == 201
+    post_withdraw(caller=customer_caller(author), post=post)
+
+    retried = app_client.post(BATCH, {"events": [event]}, format="json").json()["results"]
+
+    assert retried == [{"event_id": "w1", "status": "duplicate", "error": None}]
