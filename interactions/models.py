@@ -1,1 +1,113 @@
-"""Models of the interactions app."""
+"""The append-only interaction log and the directed pair state (ties)."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from customers.models import Customer
+from scrm.tenancy.models import BrandScopedModel
+
+
+class InteractionType(models.TextChoices):
+    VIEW = "view", "View"
+    CLICK = "click", "Click"
+    LIKE = "like", "Like"
+    UNLIKE = "unlike", "Unlike"
+    COMMENT = "comment", "Comment"
+    REPLY = "reply", "Reply"
+    FORWARD = "forward", "Forward"
+    MESSAGE = "message", "Message"
+    PURCHASE = "purchase", "Purchase"
+    HIDE_POST = "hide_post", "Hide post (not interested)"
+    MUTE_AUTHOR = "mute_author", "Mute author"
+    UNFRIEND = "unfriend", "Unfriend"
+    BLOCK = "block", "Block"
+    REPORT = "report", "Report"
+
+
+NEGATIVE_TYPES = frozenset({"hide_post", "mute_author", "unfriend", "block", "report"})
+
+
+class Interaction(BrandScopedModel):
+    """One event, idempotent on ``(brand, event_id)``; never updated after insert.
+
+    Forwards: a person who is not a recipient of the post reaches it through someone's
+    forward. Their events name that forward in ``forwarded_from`` (the forward's
+    ``event_id``, unique per brand), and ``chain_depth`` counts the hops (0: seen in the own
+    feed or authored, 1: through a recipient's forward, 2: a forward of that forward, …).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=64)
+    type = models.CharField(max_length=16, choices=InteractionType.choices)
+    actor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(
+        "campaigns.Post", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    forwarded_from = models.CharField(
+        max_length=64, blank=True, help_text="event_id of the forward through which it was seen."
+    )
+    chain_depth = models.PositiveSmallIntegerField(default=0)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "event_id"], name="interaction_event_id"),
+            models.CheckConstraint(
+                condition=~Q(actor=models.F("target")), name="interaction_no_self"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "actor", "target", "occurred_at"]),
+            models.Index(
+                fields=["post", "type"], condition=Q(post__isnull=False), name="ix_post_type"
+            ),
+            models.Index(fields=["brand", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.actor_id}→{self.target_id} ({self.event_id})"
+
+
+class Tie(BrandScopedModel):
+    """Directed pair state ``source → target``: for now the negative-signal flags with when.
+
+    ``blocked_at`` / ``reported_at`` / ``muted_at`` / ``unfriended_at`` / ``last_hidden_at``
+    are set by ingest (the latest time wins) and read by publishing to suppress deliveries
+    of ``target``'s posts to ``source``. Scoring fields join this table later.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    muted_at = models.DateTimeField(null=True, blank=True)
+    unfriended_at = models.DateTimeField(null=True, blank=True)
+    last_hidden_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="tie_source_target"),
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="tie_no_self"),
+        ]
+        indexes = [models.Index(fields=["target", "source"])]
+
+    def __str__(self) -> str:
+        return f"tie {self.source_id}→{self.target_id}"
+
+    @property
+    def flags(self) -> list[str]:
+        names = {
+            "blocked": self.blocked_at,
+            "reported": self.reported_at,
+            "muted": self.muted_at,
+            "unfriended": self.unfriended_at,
+            "hidden": self.last_hidden_at,
+        }
+        return [name for name, when in names.items() if when is not None]

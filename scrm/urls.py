@@ -7,6 +7,8 @@ from scrm.api import health
 api_v1 = [
     path("", include("scrm.tenancy.urls")),
     path("", include("customers.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("interactions.urls")),
 ]
 
 urlpatterns = [

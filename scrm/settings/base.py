@@ -141,7 +141,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PostStatusEnum": "campaigns.models.PostStatus",
+        "PublishDecisionEnum": ["published", "deferred", "rejected"],
+        "IngestStatusEnum": ["created", "duplicate", "rejected"],
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -186,6 +190,22 @@ SCRM = {
     "PHONE_DEFAULT_REGION": env("SCRM_PHONE_DEFAULT_REGION", default="CN"),
     # CSV import
     "IMPORT_MAX_ROWS": env.int("SCRM_IMPORT_MAX_ROWS", default=50_000),
+    # Posts
+    "POST_TEXT_MAX_CHARS": env.int("SCRM_POST_TEXT_MAX_CHARS", default=2_000),
+    "POST_MAX_IMAGES": env.int("SCRM_POST_MAX_IMAGES", default=9),
+    # Publishing: days a pair stays suppressed after the recipient muted / unfriended the
+    # author or hid one of their posts (block and report suppress for good).
+    "PAIR_SUPPRESSION_DAYS": {
+        "muted": env.int("SCRM_SUPPRESS_MUTED_DAYS", default=90),
+        "unfriended": env.int("SCRM_SUPPRESS_UNFRIENDED_DAYS", default=90),
+        "hidden": env.int("SCRM_SUPPRESS_HIDDEN_DAYS", default=30),
+    },
+    # Interaction ingest
+    "INGEST_BATCH_MAX_EVENTS": env.int("SCRM_INGEST_BATCH_MAX_EVENTS", default=1_000),
+    "INGEST_PAYLOAD_MAX_BYTES": env.int("SCRM_INGEST_PAYLOAD_MAX_BYTES", default=4_096),
+    "INGEST_FUTURE_SKEW_MINUTES": env.int("SCRM_INGEST_FUTURE_SKEW_MINUTES", default=5),
+    # Newly created interactions are handed to the scoring queue in tasks of this many ids.
+    "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
 }
 
 LOGGING = {

@@ -1,0 +1,480 @@
+"""Interaction ingest: hand validation, one bulk insert, pair flags, hand-off to scoring.
+
+The hot path loads everything a batch refers to with a few set queries (existing event ids,
+customers, posts, deliveries, forwards, like state), validates each event in request order
+in plain Python, then writes the accepted rows with one
+``INSERT … SELECT FROM unnest(…) ON CONFLICT (brand_id, event_id) DO NOTHING RETURNING``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Delivery, Post
+from customers.models import Customer, Friendship
+from scrm.tenancy.services import Caller
+
+from .models import NEGATIVE_TYPES, Interaction, InteractionType, Tie
+
+logger = logging.getLogger(__name__)
+
+TYPES = frozenset(InteractionType.values)
+POST_REQUIRED = frozenset({"like", "unlike", "comment", "forward", "hide_post"})
+FLAG_OF = {
+    "block": "blocked_at",
+    "report": "reported_at",
+    "mute_author": "muted_at",
+    "unfriend": "unfriended_at",
+    "hide_post": "last_hidden_at",
+}
+EVENT_ID_MAX = 64
+CREATED, DUPLICATE, REJECTED = "created", "duplicate", "rejected"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    event_id: Any
+    status: str
+    error: dict | None = None
+    id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"event_id": self.event_id, "status": self.status, "error": self.error}
+
+
+class _Event:
+    __slots__ = (
+        "index",
+        "event_id",
+        "type",
+        "actor",
+        "target",
+        "post",
+        "occurred_at",
+        "payload",
+        "forwarded_from",
+        "depth",
+        "error",
+    )
+
+
+def _error(field: str, message: str, code: str = "invalid") -> dict:
+    return {"code": code, "field": field, "message": message}
+
+
+def _as_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value) or None
+    return None
+
+
+def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Event | dict:
+    """Shape checks of one event (no database)."""
+    if not isinstance(raw, dict):
+        return _error("non_field_errors", "Each event must be an object.")
+    ev = _Event()
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > EVENT_ID_MAX:
+        return _error("event_id", f"A string of 1 to {EVENT_ID_MAX} characters is required.")
+    ev.event_id = event_id
+    kind = raw.get("type")
+    if kind not in TYPES:
+        return _error("type", f"Unknown type {kind!r}.")
+    ev.type = kind
+
+    actor = raw.get("actor")
+    if actor is None and caller.is_customer:
+        ev.actor = caller.customer_id
+    else:
+        ev.actor = _as_id(actor)
+        if ev.actor is None:
+            return _error("actor", "A customer id is required.")
+    if caller.is_customer and ev.actor != caller.customer_id:
+        return _error(
+            "actor", "A customer token may only send its own events.", "permission_denied"
+        )
+    target = raw.get("target")
+    ev.target = None if target is None else _as_id(target)
+    if target is not None and ev.target is None:
+        return _error("target", "Must be a customer id.")
+    post = raw.get("post")
+    ev.post = None if post is None else _as_id(post)
+    if post is not None and ev.post is None:
+        return _error("post", "Must be a post id.")
+    if ev.post is None and kind in POST_REQUIRED:
+        return _error("post", f"A {kind} event needs a post.")
+    if ev.post is None and ev.target is None:
+        return _error("target", "Required when no post is given.")
+
+    occurred = raw.get("occurred_at")
+    if not isinstance(occurred, str):
+        return _error("occurred_at", "An ISO 8601 date-time is required.")
+    try:
+        ev.occurred_at = datetime.fromisoformat(occurred)
+    except ValueError:
+        return _error("occurred_at", f"{occurred!r} is not an ISO 8601 date-time.")
+    if ev.occurred_at.tzinfo is None:
+        return _error("occurred_at", "Must include a time zone offset (or Z).")
+    if ev.occurred_at > latest:
+        return _error("occurred_at", "Lies too far in the future.")
+
+    payload = raw.get("payload", {})
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        return _error("payload", "Must be an object.")
+    ev.payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    if len(ev.payload.encode()) > payload_cap:
+        return _error("payload", f"At most {payload_cap} bytes of JSON.")
+
+    forwarded_from = raw.get("forwarded_from") or ""
+    if not isinstance(forwarded_from, str) or len(forwarded_from) > EVENT_ID_MAX:
+        return _error("forwarded_from", "Must be the event_id of a forward.")
+    if forwarded_from and ev.post is None:
+        return _error("forwarded_from", "Only post events can come through a forward.")
+    ev.forwarded_from = forwarded_from
+    ev.depth = 0
+    return ev
+
+
+def _fetch(sql: str, params: list | dict) -> list[tuple]:
+    """Run one statement with server-side binding and binary parameters.
+
+    Django's psycopg cursors interpolate parameters on the client, which quotes every array
+    element in Python; for 1,000-row ``unnest`` arrays, binding them as binary values on the
+    server is several times cheaper. The statement runs on Django's connection, inside the
+    current transaction.
+    """
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall() if cursor.description else []
+
+
+@transaction.atomic
+def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
+    """Validate and store events; one result per event, in request order.
+
+    A repeated ``event_id`` (already stored, or earlier in the batch) answers ``duplicate``
+    and changes nothing. Negative signals update the pair flags (and unfriend ends the
+    friendship) in the same transaction; after commit the new ids are queued for scoring.
+    """
+    brand = caller.brand_id
+    now = timezone.now()
+    latest = now + timedelta(minutes=settings.SCRM["INGEST_FUTURE_SKEW_MINUTES"])
+    payload_cap = settings.SCRM["INGEST_PAYLOAD_MAX_BYTES"]
+    results: list[IngestResult | None] = [None] * len(events)
+    parsed: list[_Event] = []
+    for index, raw in enumerate(events):
+        outcome = _parse(raw, caller, latest, payload_cap)
+        if isinstance(outcome, dict):
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            results[index] = IngestResult(event_id, REJECTED, outcome)
+            continue
+        outcome.index = index
+        parsed.append(outcome)
+    if not parsed:
+        return results  # type: ignore[return-value]
+
+    itab, ctab, ptab = Interaction._meta.db_table, Customer._meta.db_table, Post._meta.db_table
+    dtab = Delivery._meta.db_table
+    post_ids = list({ev.post for ev in parsed if ev.post is not None})
+    posts = {
+        pk: (author, status)
+        for pk, author, status in _fetch(
+            f"SELECT id, author_id, status FROM {ptab} WHERE brand_id = %s AND id = ANY(%s::bigint[])",  # noqa: S608, E501
+            [brand, post_ids],
+        )
+    }
+    people = {ev.actor for ev in parsed} | {ev.target for ev in parsed if ev.target}
+    people |= {author for author, _ in posts.values()}
+    customers = {
+        row[0]
+        for row in _fetch(
+            f"SELECT id FROM {ctab} WHERE brand_id = %s AND id = ANY(%s::bigint[])",  # noqa: S608
+            [brand, list(people)],
+        )
+    }
+
+    # First pass: references. Errors are kept on the event and answered in the last pass,
+    # after the duplicate check (a stored event stays a duplicate whatever changed since).
+    candidates: list[_Event] = []
+    for ev in parsed:
+        error = None
+        if ev.actor not in customers:
+            error = _error("actor", f"No customer {ev.actor} in this brand.")
+        elif ev.post is not None:
+            post = posts.get(ev.post)
+            if post is None:
+                error = _error("post", f"No post {ev.post} in this brand.")
+            elif post[1] != "published":
+                error = _error("post", f"Post {ev.post} is {post[1]}, not published.")
+            elif ev.target is None:
+                ev.target = post[0]
+        if error is None and ev.target not in customers:
+            error = _error("target", f"No customer {ev.target} in this brand.")
+        if error is None and ev.target == ev.actor:
+            error = _error("target", "Actor and target must be different people.")
+        ev.error = error
+        if error is None:
+            candidates.append(ev)
+
+    # Access to posts: the author, a delivered recipient, or someone reached by a forward.
+    pairs = [(ev.post, ev.actor) for ev in candidates if ev.post and ev.actor != posts[ev.post][0]]
+    delivered: set[tuple[int, int]] = set()
+    if pairs:
+        delivered = set(
+            _fetch(
+                f"""SELECT d.post_id, d.recipient_id FROM {dtab} AS d
+                      JOIN unnest(%s::bigint[], %s::bigint[]) AS x(p, r)
+                        ON d.post_id = x.p AND d.recipient_id = x.r
+                     WHERE d.status = 'delivered'""",  # noqa: S608
+                [[p for p, _ in pairs], [r for _, r in pairs]],
+            )
+        )
+    refs = list({ev.forwarded_from for ev in candidates if ev.forwarded_from})
+    stored_forwards: dict[str, tuple[int, int]] = {}
+    if refs:
+        stored_forwards = {
+            event_id: (post_id, depth)
+            for event_id, post_id, depth in _fetch(
+                f"""SELECT event_id, post_id, chain_depth FROM {itab}
+                     WHERE brand_id = %s AND type = 'forward' AND event_id = ANY(%s::text[])""",  # noqa: S608
+                [brand, refs],
+            )
+        }
+    like_pairs = list({(ev.actor, ev.post) for ev in candidates if ev.type in ("like", "unlike")})
+    liked: dict[tuple[int, int], bool] = {}
+    if like_pairs:
+        liked = {
+            (actor, post): net > 0
+            for actor, post, net in _fetch(
+                f"""SELECT i.actor_id, i.post_id,
+                           sum(CASE WHEN i.type = 'like' THEN 1 ELSE -1 END)
+                      FROM {itab} AS i
+                      JOIN unnest(%s::bigint[], %s::bigint[]) AS x(a, p)
+                        ON i.actor_id = x.a AND i.post_id = x.p
+                     WHERE i.type IN ('like', 'unlike')
+                     GROUP BY i.actor_id, i.post_id""",  # noqa: S608
+                [[a for a, _ in like_pairs], [p for _, p in like_pairs]],
+            )
+        }
+
+    # The duplicate check is the last read: a concurrent batch committed before any of the
+    # reads above is seen here too, so its events answer duplicate rather than rejected.
+    existing = {
+        row[0]
+        for row in _fetch(
+            f"SELECT event_id FROM {itab} WHERE brand_id = %s AND event_id = ANY(%s::text[])",  # noqa: S608
+            [brand, list({ev.event_id for ev in parsed})],
+        )
+    }
+    accepted: list[_Event] = []
+    accepted_ids: set[str] = set()
+    batch_forwards: dict[str, tuple[int, int]] = {}
+    for ev in parsed:
+        if ev.event_id in existing or ev.event_id in accepted_ids:
+            results[ev.index] = IngestResult(ev.event_id, DUPLICATE)
+            continue
+        error = ev.error
+        if error is not None:
+            results[ev.index] = IngestResult(ev.event_id, REJECTED, error)
+            continue
+        if ev.forwarded_from:
+            forward = batch_forwards.get(ev.forwarded_from) or stored_forwards.get(
+                ev.forwarded_from
+            )
+            if forward is None or forward[0] != ev.post:
+                error = _error("forwarded_from", "No forward of this post has that event_id.")
+            else:
+                ev.depth = forward[1] + 1
+        elif (
+            ev.post is not None
+            and ev.actor != posts[ev.post][0]
+            and (ev.post, ev.actor) not in delivered
+        ):
+            error = _error("post", f"Post {ev.post} was not delivered to the actor.")
+        if error is None and ev.type == "like":
+            if liked.get((ev.actor, ev.post)):
+                error = _error("type", "The actor already likes this post.")
+            else:
+                liked[(ev.actor, ev.post)] = True
+        elif error is None and ev.type == "unlike":
+            if not liked.get((ev.actor, ev.post)):
+                error = _error("type", "An unlike needs a prior like of the post by the actor.")
+            else:
+                liked[(ev.actor, ev.post)] = False
+        if error is not None:
+            results[ev.index] = IngestResult(ev.event_id, REJECTED, error)
+            continue
+        accepted_ids.add(ev.event_id)
+        accepted.append(ev)
+        if ev.type == "forward":
+            batch_forwards[ev.event_id] = (ev.post, ev.depth)
+
+    created: dict[str, int] = {}
+    if accepted:
+        rows = _fetch(
+            f"""INSERT INTO {itab} (brand_id, event_id, type, actor_id, target_id, post_id,
+                                   forwarded_from, chain_depth, occurred_at, received_at, payload)
+                SELECT %s, e, t, a, g, p, f, d, o, %s, pl::jsonb
+                  FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],
+                              %s::text[], %s::int[], %s::timestamptz[], %s::text[])
+                       AS x(e, t, a, g, p, f, d, o, pl)
+                 ORDER BY e  -- one key order for every batch: no deadlocks between them
+                ON CONFLICT (brand_id, event_id) DO NOTHING
+                RETURNING event_id, id""",  # noqa: S608
+            [
+                brand,
+                now,
+                [ev.event_id for ev in accepted],
+                [ev.type for ev in accepted],
+                [ev.actor for ev in accepted],
+                [ev.target for ev in accepted],
+                [ev.post for ev in accepted],
+                [ev.forwarded_from for ev in accepted],
+                [ev.depth for ev in accepted],
+                [ev.occurred_at for ev in accepted],
+                [ev.payload for ev in accepted],
+            ],
+        )
+        created = dict(rows)
+    new_events = []
+    for ev in accepted:
+        pk = created.get(ev.event_id)
+        if pk is None:  # inserted concurrently by another request
+            results[ev.index] = IngestResult(ev.event_id, DUPLICATE)
+        else:
+            results[ev.index] = IngestResult(ev.event_id, CREATED, id=pk)
+            new_events.append(ev)
+
+    negative = [ev for ev in new_events if ev.type in NEGATIVE_TYPES]
+    if negative:
+        ties_flag(
+            brand_id=brand,
+            events=[(ev.actor, ev.target, ev.type, ev.occurred_at) for ev in negative],
+        )
+        unfriends = [
+            (ev.actor, ev.target, ev.occurred_at) for ev in negative if ev.type == "unfriend"
+        ]
+        if unfriends:
+            friendships_end_pairs(brand_id=brand, pairs=unfriends)
+    if created:
+        ids = sorted(created.values())
+        transaction.on_commit(partial(scoring_hand_off, interaction_ids=ids), robust=True)
+    return results  # type: ignore[return-value]
+
+
+def ties_flag(*, brand_id: int, events: list[tuple[int, int, str, datetime]]) -> None:
+    """Upsert the directed pair flags of negative signals ``(actor, target, type, when)``.
+
+    One statement; the latest time per flag wins; rows are written in (source, target)
+    order so concurrent batches lock them in the same order.
+    """
+    flag_columns = ", ".join(FLAG_OF.values())
+    aggregates = ", ".join(f"max(o) FILTER (WHERE k = '{kind}')" for kind in FLAG_OF)
+    updates = ", ".join(f"{col} = GREATEST(t.{col}, EXCLUDED.{col})" for col in FLAG_OF.values())
+    table = Tie._meta.db_table
+    sql = f"""
+        INSERT INTO {table} AS t (brand_id, source_id, target_id, {flag_columns},
+                                  created_at, updated_at)
+        SELECT %s, s, g, {aggregates}, now(), now()
+          FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[]) AS x(s, g, k, o)
+         GROUP BY s, g ORDER BY s, g
+        ON CONFLICT (source_id, target_id) DO UPDATE SET {updates}, updated_at = now()
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                brand_id,
+                [e[0] for e in events],
+                [e[1] for e in events],
+                [e[2] for e in events],
+                [e[3] for e in events],
+            ],
+        )
+
+
+def friendships_end_pairs(*, brand_id: int, pairs: list[tuple[int, int, datetime]]) -> int:
+    """End the current friendships of ``(actor, target, when)`` pairs, set-based.
+
+    The same effect as ``customers.services.friendship_end`` for many pairs: the edge is
+    kept with ``ended_at``/``ended_by``/``end_reason='unfriend'`` and both friend counts
+    drop. Customers are locked in id order first, as the friendship services do.
+    """
+    people = sorted({p for a, t, _ in pairs for p in (a, t)})
+    ftab, ctab = Friendship._meta.db_table, Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {ctab} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",  # noqa: S608
+            [people],
+        )
+        cursor.execute(
+            f"""
+            WITH pairs AS (
+                SELECT DISTINCT ON (LEAST(a, t), GREATEST(a, t))
+                       LEAST(a, t) AS lo, GREATEST(a, t) AS hi, a, o
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS x(a, t, o)
+                 ORDER BY LEAST(a, t), GREATEST(a, t), o
+            ), ended AS (
+                UPDATE {ftab} AS f
+                   SET ended_at = pairs.o, ended_by_id = pairs.a, end_reason = 'unfriend'
+                  FROM pairs
+                 WHERE f.brand_id = %s AND f.customer_low_id = pairs.lo
+                   AND f.customer_high_id = pairs.hi AND f.ended_at IS NULL
+                RETURNING f.customer_low_id, f.customer_high_id
+            ), drops AS (
+                SELECT id, count(*) AS n FROM (
+                    SELECT customer_low_id AS id FROM ended
+                    UNION ALL SELECT customer_high_id FROM ended
+                ) AS ends GROUP BY id
+            )
+            UPDATE {ctab} AS c SET friend_count = c.friend_count - drops.n
+              FROM drops WHERE c.id = drops.id
+            """,  # noqa: S608
+            [
+                [a for a, _, _ in pairs],
+                [t for _, t, _ in pairs],
+                [o for _, _, o in pairs],
+                brand_id,
+            ],
+        )
+        return cursor.rowcount
+
+
+def scoring_hand_off(*, interaction_ids: list[int]) -> int:
+    """Queue new interaction ids for scoring, one task per chunk (never one per event)."""
+    from .tasks import score_batch
+
+    chunk = settings.SCRM["SCORING_HANDOFF_CHUNK"]
+    tasks = 0
+    for start in range(0, len(interaction_ids), chunk):
+        score_batch.delay(interaction_ids[start : start + chunk])
+        tasks += 1
+    return tasks
+
+
+def scoring_batch_receive(*, interaction_ids: list[int]) -> dict:
+    """Acknowledge a batch handed to the scoring queue.
+
+    Tie-strength scoring is not implemented yet: this only checks which ids exist and logs
+    the receipt, so the queue, routing and retry policy can be exercised end to end.
+    """
+    found = Interaction.objects.filter(pk__in=interaction_ids).count()
+    logger.info("scoring queue received %s interactions (%s found)", len(interaction_ids), found)
+    return {"received": len(interaction_ids), "found": found, "scored": 0}
