@@ -92,7 +92,7 @@ def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Eve
         return _error("event_id", f"A string of 1 to {EVENT_ID_MAX} characters is required.")
     ev.event_id = event_id
     kind = raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         return _error("type", f"Unknown type {kind!r}.")
     ev.type = kind
 

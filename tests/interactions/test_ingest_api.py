@@ -108,6 +108,8 @@ def test_mixed_batch_answers_in_order_and_a_retry_changes_nothing(app_client, gr
         ({"event_id": 12}, "event_id"),
         ({"event_id": "x" * 65}, "event_id"),
         ({"type": "poke"}, "type"),
+        ({"type": {"like": 1}}, "type"),
+        ({"type": ["like"]}, "type"),
         ({"actor": "me"}, "actor"),
         ({"actor": 99999999}, "actor"),
         ({"target": "nobody"}, "target"),
