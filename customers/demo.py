@@ -125,6 +125,7 @@ class DemoResult:
     ended_friendships: int = 0
     advocates: int = 0
     communities: int = 0
+    recounted: int = 0  # friend counts the recount had to fix (0 when the generator is right)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def lap(self, phase: str, started: float) -> float:
@@ -306,50 +307,6 @@ def demo_network_generate(
     consent_text = _timestamps(consent_at)
     now_text = now.isoformat()
 
-    def customer_rows():
-        for i in range(n):
-            yield (
-                int(ids[i]),
-                brand.pk,
-                external[i],
-                names[i],
-                kind[i],
-                phones[i],
-                tags[i],
-                stage[i],
-                source[i],
-                bool(consent[i]),
-                None if consent[i] else consent_text[i],
-                0,
-                created_text[i],
-                now_text,
-            )
-
-    lap = result.lap("generate customers", lap)
-    _copy(
-        Customer._meta.db_table,
-        [
-            "id",
-            "brand_id",
-            "external_id",
-            "display_name",
-            "kind",
-            "phone",
-            "tags",
-            "lifecycle_stage",
-            "source_channel",
-            "marketing_consent",
-            "consent_updated_at",
-            "friend_count",
-            "created_at",
-            "updated_at",
-        ],
-        customer_rows(),
-        progress,
-    )
-    result.customers, result.brand_accounts, result.communities = n, n_accounts, n_communities
-    lap = result.lap("copy customers", lap)
-
     # --- Friendships -----------------------------------------------------------------------
     low, high = _consumer_edges(rng, community[n_accounts:])
     low, high = low + n_accounts, high + n_accounts
@@ -372,6 +329,7 @@ def demo_network_generate(
             rng.choice(n_accounts, consumers.size, p=advisor_weight),
         )
         second = is_contact & (rng.random(consumers.size) < SECOND_CONTACT_SHARE)
+        second &= n_accounts > 1  # a second, different advisor needs two
         second_advisor = (first_advisor + rng.integers(1, max(n_accounts, 2), consumers.size)) % (
             n_accounts
         )
@@ -397,7 +355,55 @@ def demo_network_generate(
     low_ids, high_ids, by_ids = ids[low].tolist(), ids[high].tolist(), ids[ended_by].tolist()
     ended_list = ended.tolist()
 
-    lap = result.lap("generate friendships", lap)
+    # Friend counts are known here; customers_recount_friends below verifies them.
+    friends = np.bincount(low[~ended], minlength=n) + np.bincount(high[~ended], minlength=n)
+    lap = result.lap("generate", lap)
+
+    id_list, friend_list, consent_list = ids.tolist(), friends.tolist(), consent.tolist()
+    kind_list, stage_list, source_list = kind.tolist(), stage.tolist(), source.tolist()
+
+    def customer_rows():
+        for i in range(n):
+            yield (
+                id_list[i],
+                brand.pk,
+                external[i],
+                names[i],
+                kind_list[i],
+                phones[i],
+                tags[i],
+                stage_list[i],
+                source_list[i],
+                consent_list[i],
+                None if consent_list[i] else consent_text[i],
+                friend_list[i],
+                created_text[i],
+                now_text,
+            )
+
+    _copy(
+        Customer._meta.db_table,
+        [
+            "id",
+            "brand_id",
+            "external_id",
+            "display_name",
+            "kind",
+            "phone",
+            "tags",
+            "lifecycle_stage",
+            "source_channel",
+            "marketing_consent",
+            "consent_updated_at",
+            "friend_count",
+            "created_at",
+            "updated_at",
+        ],
+        customer_rows(),
+        progress,
+    )
+    result.customers, result.brand_accounts, result.communities = n, n_accounts, n_communities
+    lap = result.lap("copy customers", lap)
 
     def friendship_rows():
         for e in range(low.size):
@@ -442,7 +448,8 @@ def demo_network_generate(
     result.friendships = int(low.size)
     result.ended_friendships = int(ended.sum())
     lap = result.lap("copy friendships", lap)
-    customers_recount_friends(brand_id=brand.pk)
+    # The authority for friend_count: it changes nothing unless the generator is wrong.
+    result.recounted = customers_recount_friends(brand_id=brand.pk)
     lap = result.lap("recount friends", lap)
 
     # --- Advocates -------------------------------------------------------------------------

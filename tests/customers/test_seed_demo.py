@@ -254,11 +254,11 @@ def test_seed_demo_rejects_bad_sizes():
 @pytest.mark.django_db
 def test_seed_demo_handles_tiny_brands():
     # given / when: fewer people than the usual number of brand accounts
-    for size in ("1", "2", "5"):
+    for size in ("1", "2", "3", "5"):
         seed("--customers", size, "--brand", f"tiny-{size}")
 
     # then it still writes exactly that many people, with consistent counts
-    for size in (1, 2, 5):
+    for size in (1, 2, 3, 5):
         brand = Brand.objects.get(slug=f"tiny-{size}")
         assert Customer.objects.filter(brand=brand).count() == size
         assert customers_recount_friends(brand_id=brand.pk) == 0

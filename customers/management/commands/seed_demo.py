@@ -102,6 +102,7 @@ class Command(BaseCommand):
                 f"({result.brand_accounts} brand accounts, {result.communities} communities), "
                 f"{result.friendships} friendships ({result.ended_friendships} ended), "
                 f"{result.advocates} advocates."
+                + (f" Recount fixed {result.recounted} friend counts!" if result.recounted else "")
             )
         )
         if options["verbosity"] >= 2:
