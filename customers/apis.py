@@ -15,7 +15,7 @@ from scrm.tenancy.services import CallerKind, customer_token_issue
 
 from . import selectors, services
 from .filters import AdvocateFilter, CustomerFilter, FriendshipFilter
-from .models import Customer
+from .models import Advocate, Customer, Friendship
 from .serializers import (
     AdvocateCreateSerializer,
     AdvocateSerializer,
@@ -36,6 +36,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     allowed_callers = ALL_CALLERS
     serializer_class = CustomerSerializer
+    queryset = Customer.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = CustomerFilter
 
     def get_queryset(self):
@@ -96,6 +97,7 @@ class FriendshipViewSet(
 
     allowed_callers = ALL_CALLERS
     serializer_class = FriendshipSerializer
+    queryset = Friendship.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = FriendshipFilter
 
     def get_queryset(self):
@@ -141,6 +143,7 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     allowed_callers = ALL_CALLERS
     serializer_class = AdvocateSerializer
+    queryset = Advocate.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = AdvocateFilter
     write_role = Role.MANAGER
 

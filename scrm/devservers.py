@@ -190,6 +190,9 @@ def redis() -> Iterator[str]:
             "warning",
         ],
         stdout=subprocess.DEVNULL,
+        # Its own session, like pg_ctl's postmaster: a Ctrl-C in the terminal reaches the
+        # wrapped command, which stops first; the servers are stopped after it, in order.
+        start_new_session=True,
     )
     try:
         _wait_for_port(port, 15)
