@@ -143,6 +143,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "campaigns.models.PostStatus",
+        "AdvocateStatusEnum": "customers.models.AdvocateStatus",
+        "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
         "PublishDecisionEnum": ["published", "deferred", "rejected"],
         "IngestStatusEnum": ["created", "duplicate", "rejected"],
     },

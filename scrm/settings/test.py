@@ -12,3 +12,4 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 SCRM_DEMO_LOGIN = True
 WHITENOISE_AUTOREFRESH = True  # serve from app dirs; no collectstatic in tests
+WHITENOISE_USE_FINDERS = True
