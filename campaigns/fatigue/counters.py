@@ -45,6 +45,8 @@ TTL_SLACK = timedelta(days=1)
 REBUILD_LOCK_MS = 120_000
 REBUILD_CHUNK = 5_000
 SCRIPT = (Path(__file__).parent / "lua" / "decide.lua").read_text()
+MAX_BUDGET = 9_999  # recipient budgets travel as (daily + 1) * 10_000 + (window + 1)
+REFUSAL_CODES = {"d": "recipient_daily_cap", "w": "recipient_weekly_cap"}
 
 
 def to_us(at: datetime) -> int:
@@ -187,6 +189,8 @@ class FatigueCounters:
 
     def _call(self, post_id: Hashable, plan: CounterPlan, preview: bool) -> CounterResult:
         def off(value: int | None) -> int:
+            if value is not None and not 0 <= value < MAX_BUDGET:
+                raise ValueError(f"budget {value} out of range 0..{MAX_BUDGET - 1}")
             return -1 if value is None else value
 
         ttl_ms = (plan.window + TTL_SLACK) // timedelta(milliseconds=1)
@@ -207,12 +211,12 @@ class FatigueCounters:
             ),
             ttl_ms,
         ]
-        by_name: dict[str, Hashable] = {}
         keys = self.keys_for(post_id, plan)
         if plan.commercial:
-            for limit in plan.recipients:
-                by_name[str(limit.recipient_id)] = limit.recipient_id
-                args += [limit.recipient_id, off(limit.daily), off(limit.weekly)]
+            scale = MAX_BUDGET + 1
+            args += [
+                (off(limit.daily) + 1) * scale + off(limit.weekly) + 1 for limit in plan.recipients
+            ]
         else:
             keys = keys[:4]  # non-commercial: counted for the sender's share only, no budgets
         raw = json.loads(self._script(keys=keys, args=args))
@@ -228,19 +232,28 @@ class FatigueCounters:
                 cap=int(raw["cap"]),
                 retry_at=from_us(retry) if retry else None,
             )
-        refused_raw = raw.get("refused") or {}
-        refused = {by_name.get(name, name): code for name, code in refused_raw.items()}
-        admitted = tuple(
-            limit.recipient_id
-            for limit in plan.recipients
-            if str(limit.recipient_id) not in refused_raw
-        )
-        return CounterResult(
-            "admitted",
-            admitted=admitted,
-            refused=refused,
-            replayed=bool(raw.get("replayed")),
-        )
+        ids = [limit.recipient_id for limit in plan.recipients]
+        codes = raw.get("codes") or ""
+        replayed = bool(raw.get("replayed"))
+        if not plan.commercial:
+            return CounterResult("admitted", admitted=tuple(ids), replayed=replayed)
+        if replayed and len(codes) != len(ids):
+            return self._replayed(post_id, ids)
+        admitted = tuple(rid for rid, code in zip(ids, codes, strict=True) if code == ".")
+        refused = {
+            rid: REFUSAL_CODES[code] for rid, code in zip(ids, codes, strict=True) if code != "."
+        }
+        return CounterResult("admitted", admitted=admitted, refused=refused, replayed=replayed)
+
+    def _replayed(self, post_id: Hashable, ids: Sequence[Hashable]) -> CounterResult:
+        """A consumed post asked again with other recipients: who did it reach, per Redis."""
+        pipe = self.client.pipeline(transaction=False)
+        for rid in ids:
+            pipe.zscore(self.recipient_key(rid), str(post_id))
+        scores = pipe.execute()
+        admitted = tuple(rid for rid, score in zip(ids, scores, strict=True) if score is not None)
+        refused = {rid: "already_decided" for rid, s in zip(ids, scores, strict=True) if s is None}
+        return CounterResult("admitted", admitted=admitted, refused=refused, replayed=True)
 
     # --- rebuilding --------------------------------------------------------------------
     def rebuild(

@@ -363,3 +363,18 @@ def test_non_commercial_posts_count_for_the_share_only(counters, client):
     # and a cold state is reported for them too
     client.flushall()
     assert counters.run(post_id=2, plan=plan(commercial=False)).status == "cold"
+
+
+def test_a_replay_with_other_recipients_reports_who_was_reached(counters):
+    counters.run(post_id=7, plan=plan(recipients=["r1", "r2"]))
+    # when the same post is run again with a changed friend list
+    again = counters.run(post_id=7, plan=plan(recipients=["r2", "r3", "r1"]))
+    # then nothing is consumed again and the answer says who the post did reach
+    assert again.replayed
+    assert again.admitted == ("r2", "r1")
+    assert again.refused == {"r3": "already_decided"}
+
+
+def test_budgets_beyond_the_wire_format_are_refused(counters):
+    with pytest.raises(ValueError, match="out of range"):
+        counters.run(post_id=1, plan=plan(recipients=[RecipientLimit("r1", 1, 10_000)]))

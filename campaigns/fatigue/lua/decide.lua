@@ -9,7 +9,10 @@
 --
 -- ARGV: mode ("consume"|"preview"), now, post id, commercial (1|0), day start, window,
 --       sender daily cap, sender window cap, minimum gap, commercial share max, ttl (ms),
---       then per recipient i: id, daily budget, window budget.  Times in µs; -1 = rule off.
+--       then per recipient i its budgets (see below).  Times in µs; -1 = rule off.
+-- Answer (JSON): {"status": "cold"} | {"status": "rejected", "rule", "count", "cap",
+--   "retry_at"} | {"status": "admitted", "admitted": n, "refused": n, "codes": "..dw."}
+--   with one character per recipient: "." admitted, "d" daily budget, "w" window budget.
 -- Windows: the day is [day start, +inf); the rolling window is (now - window, +inf).
 local preview = ARGV[1] == 'preview'
 local now = tonumber(ARGV[2])
@@ -67,43 +70,56 @@ if commercial then
   end
 end
 
-local n = (#ARGV - HEAD) / 3
-local refused = {}
+-- Per recipient one number: (daily + 1) * 10000 + (window + 1), 0 meaning rule off.
+-- The day lies inside the rolling window whenever the window is longer than the day, so the
+-- day is only counted when the window count could reach the daily budget.
+local day_inside = day_start > now - window
+local n = #ARGV - HEAD
+local codes = {}
 local admitted = {}
+local refused = 0
+local second = math.floor(now / 1000000)
 for i = 1, n do
   local key = KEYS[4 + i]
-  local base = HEAD + 3 * (i - 1)
-  local d = tonumber(ARGV[base + 2])
-  local w = tonumber(ARGV[base + 3])
-  local code = nil
-  if d >= 0 and redis.call('ZCOUNT', key, day_min, '+inf') >= d then
-    code = 'recipient_daily_cap'
-  elseif w >= 0 and redis.call('ZCOUNT', key, win_min, '+inf') >= w then
-    code = 'recipient_weekly_cap'
+  local budget = tonumber(ARGV[HEAD + i])
+  local d = math.floor(budget / 10000) - 1
+  local w = budget % 10000 - 1
+  local code = '.'
+  local wk = redis.call('ZCOUNT', key, win_min, '+inf')
+  if d >= 0 and (wk >= d or not day_inside)
+      and redis.call('ZCOUNT', key, day_min, '+inf') >= d then
+    code = 'd'
+  elseif w >= 0 and wk >= w then
+    code = 'w'
   end
-  if code then
-    refused[ARGV[base + 1]] = code
+  codes[i] = code
+  if code == '.' then
+    admitted[#admitted + 1] = i
   else
-    admitted[#admitted + 1] = key
+    refused = refused + 1
   end
 end
-
-local result = {status = 'admitted', admitted = #admitted, refused = refused}
+local result = {status = 'admitted', admitted = #admitted, refused = refused,
+                codes = table.concat(codes)}
 if preview then
   return cjson.encode(result)
 end
 
-local function record(key)
+local function record(key, trim)
   redis.call('ZADD', key, ARGV[2], post)  -- the string: tostring(now) keeps 14 digits
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  if trim then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  end
   redis.call('PEXPIRE', key, ttl)
 end
-for _, key in ipairs(admitted) do
-  record(key)
+-- Entries older than the window never count (every count is a range); they are trimmed on
+-- about one write in four per recipient, and with the key once it goes idle for its TTL.
+for _, i in ipairs(admitted) do
+  record(KEYS[4 + i], (i + second) % 4 == 0)
 end
-record(KEYS[4])
+record(KEYS[4], true)
 if commercial then
-  record(KEYS[3])
+  record(KEYS[3], true)
 end
 result.replayed = true
 redis.call('SET', KEYS[2], cjson.encode(result), 'PX', ttl)
