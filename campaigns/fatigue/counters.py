@@ -45,7 +45,7 @@ TTL_SLACK = timedelta(days=1)
 REBUILD_LOCK_MS = 120_000
 REBUILD_CHUNK = 5_000
 SCRIPT = (Path(__file__).parent / "lua" / "decide.lua").read_text()
-MAX_BUDGET = 9_999  # recipient budgets travel as (daily + 1) * 10_000 + (window + 1)
+MAX_BUDGET = 254  # recipient budgets travel as one byte each, budget + 1
 REFUSAL_CODES = {"d": "recipient_daily_cap", "w": "recipient_weekly_cap"}
 
 
@@ -213,10 +213,14 @@ class FatigueCounters:
         ]
         keys = self.keys_for(post_id, plan)
         if plan.commercial:
-            scale = MAX_BUDGET + 1
-            args += [
-                (off(limit.daily) + 1) * scale + off(limit.weekly) + 1 for limit in plan.recipients
-            ]
+            # One argument for all budgets: two bytes per recipient, budget + 1 (0 = rule off).
+            args.append(
+                bytes(
+                    value
+                    for limit in plan.recipients
+                    for value in (off(limit.daily) + 1, off(limit.weekly) + 1)
+                )
+            )
         else:
             keys = keys[:4]  # non-commercial: counted for the sender's share only, no budgets
         raw = json.loads(self._script(keys=keys, args=args))

@@ -9,7 +9,7 @@
 --
 -- ARGV: mode ("consume"|"preview"), now, post id, commercial (1|0), day start, window,
 --       sender daily cap, sender window cap, minimum gap, commercial share max, ttl (ms),
---       then per recipient i its budgets (see below).  Times in µs; -1 = rule off.
+--       then the recipients' budgets (see below).  Times in µs; -1 = rule off.
 -- Answer (JSON): {"status": "cold"} | {"status": "rejected", "rule", "count", "cap",
 --   "retry_at"} | {"status": "admitted", "admitted": n, "refused": n, "codes": "..dw."}
 --   with one character per recipient: "." admitted, "d" daily budget, "w" window budget.
@@ -70,27 +70,33 @@ if commercial then
   end
 end
 
--- Per recipient one number: (daily + 1) * 10000 + (window + 1), 0 meaning rule off.
--- The day lies inside the rolling window whenever the window is longer than the day, so the
--- day is only counted when the window count could reach the daily budget.
-local day_inside = day_start > now - window
-local n = #ARGV - HEAD
+-- ARGV[HEAD + 1]: two bytes per recipient, daily budget + 1 and window budget + 1 (0: off).
+-- One read per recipient: its newest max(d, w) exposures. The day holds ≥ d of them iff the
+-- d-th newest is at or after the day start; the window holds ≥ w iff the w-th newest is
+-- after now - window.
+local budgets = ARGV[HEAD + 1] or ''
+local n = #KEYS - 4
 local codes = {}
 local admitted = {}
 local refused = 0
 local second = math.floor(now / 1000000)
+local oldest = now - window
 for i = 1, n do
   local key = KEYS[4 + i]
-  local budget = tonumber(ARGV[HEAD + i])
-  local d = math.floor(budget / 10000) - 1
-  local w = budget % 10000 - 1
+  local d = string.byte(budgets, 2 * i - 1) - 1
+  local w = string.byte(budgets, 2 * i) - 1
   local code = '.'
-  local wk = redis.call('ZCOUNT', key, win_min, '+inf')
-  if d >= 0 and (wk >= d or not day_inside)
-      and redis.call('ZCOUNT', key, day_min, '+inf') >= d then
+  if d == 0 then
     code = 'd'
-  elseif w >= 0 and wk >= w then
+  elseif w == 0 then
     code = 'w'
+  elseif d > 0 or w > 0 then
+    local top = redis.call('ZREVRANGE', key, 0, math.max(d, w) - 1, 'WITHSCORES')
+    if d > 0 and top[2 * d] and tonumber(top[2 * d]) >= day_start then
+      code = 'd'
+    elseif w > 0 and top[2 * w] and tonumber(top[2 * w]) > oldest then
+      code = 'w'
+    end
   end
   codes[i] = code
   if code == '.' then
