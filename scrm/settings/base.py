@@ -204,6 +204,66 @@ SCRM = {
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
 }
 
+# Tie strength (interactions.scoring.TieParams.from_settings). SPEC "Tie strength".
+SCRM_TIES = {
+    # Weight of one interaction of each type; "unlike" takes back one like (see scoring.py).
+    "WEIGHTS": {
+        "view": env.float("SCRM_TIE_WEIGHT_VIEW", default=0.0),
+        "click": env.float("SCRM_TIE_WEIGHT_CLICK", default=0.2),
+        "like": env.float("SCRM_TIE_WEIGHT_LIKE", default=1.0),
+        "forward": env.float("SCRM_TIE_WEIGHT_FORWARD", default=2.0),
+        "comment": env.float("SCRM_TIE_WEIGHT_COMMENT", default=3.0),
+        "message": env.float("SCRM_TIE_WEIGHT_MESSAGE", default=3.0),
+        "reply": env.float("SCRM_TIE_WEIGHT_REPLY", default=6.0),
+        "purchase": env.float("SCRM_TIE_WEIGHT_PURCHASE", default=5.0),
+    },
+    "HALF_LIFE_DAYS": env.float("SCRM_TIE_HALF_LIFE_DAYS", default=14.0),
+    # strength = W_INTENSITY*(1-e^(-I/kappa)) + W_DURATION*(1-e^(-days/DURATION_SCALE_DAYS))
+    #            + W_MUTUAL*Jaccard; the three weights sum to 1.
+    "W_INTENSITY": env.float("SCRM_TIE_W_INTENSITY", default=0.75),
+    "W_DURATION": env.float("SCRM_TIE_W_DURATION", default=0.15),
+    "W_MUTUAL": env.float("SCRM_TIE_W_MUTUAL", default=0.10),
+    "DURATION_SCALE_DAYS": env.float("SCRM_TIE_DURATION_SCALE_DAYS", default=180.0),
+    # Reciprocity factor = FLOOR + (1-FLOOR)*min/max.
+    "RECIPROCITY_FLOOR": env.float("SCRM_TIE_RECIPROCITY_FLOOR", default=0.8),
+    # kappa = this percentile of I over active ties; DEFAULT when there are none.
+    "KAPPA_PERCENTILE": env.float("SCRM_TIE_KAPPA_PERCENTILE", default=75.0),
+    "KAPPA_DEFAULT": env.float("SCRM_TIE_KAPPA_DEFAULT", default=3.0),
+    "KAPPA_MIN": env.float("SCRM_TIE_KAPPA_MIN", default=0.1),
+    # Directed pairs idle this long with affinity below the threshold are pruned.
+    "PRUNE_IDLE_DAYS": env.float("SCRM_TIE_PRUNE_IDLE_DAYS", default=60.0),
+    "PRUNE_MIN_AFFINITY": env.float("SCRM_TIE_PRUNE_MIN_AFFINITY", default=0.06),
+}
+
+# Fatigue defaults for a brand's policy (campaigns.fatigue.rules.FatiguePolicy.from_settings);
+# each brand may override them. SPEC "Fatigue rules".
+SCRM_FATIGUE = {
+    "SENDER_DAILY_CAP": env.int("SCRM_FATIGUE_SENDER_DAILY_CAP", default=2),
+    "SENDER_WEEKLY_CAP": env.int("SCRM_FATIGUE_SENDER_WEEKLY_CAP", default=8),
+    "SENDER_MIN_GAP_HOURS": env.float("SCRM_FATIGUE_SENDER_MIN_GAP_HOURS", default=3.0),
+    "SENDER_COMMERCIAL_SHARE_MAX": env.float("SCRM_FATIGUE_COMMERCIAL_SHARE_MAX", default=0.5),
+    "QUIET_HOURS_START": env("SCRM_FATIGUE_QUIET_HOURS_START", default="22:00"),
+    "QUIET_HOURS_END": env("SCRM_FATIGUE_QUIET_HOURS_END", default="08:00"),
+    "RECIPIENT_DAILY_CAP": env.int("SCRM_FATIGUE_RECIPIENT_DAILY_CAP", default=1),
+    "RECIPIENT_WEEKLY_CAP": env.int("SCRM_FATIGUE_RECIPIENT_WEEKLY_CAP", default=4),
+    "WINDOW_DAYS": env.int("SCRM_FATIGUE_WINDOW_DAYS", default=7),
+    # Cool-downs in days after a negative signal of a recipient on a sender; null = for good.
+    "COOLDOWN_DAYS": {
+        "block": None,
+        "report": None,
+        "mute_author": env.int("SCRM_FATIGUE_COOLDOWN_MUTE_DAYS", default=90),
+        "unfriend": env.int("SCRM_FATIGUE_COOLDOWN_UNFRIEND_DAYS", default=90),
+        "hide_post": env.int("SCRM_FATIGUE_COOLDOWN_HIDE_DAYS", default=30),
+    },
+    "BACKOFF_AFTER_IGNORED": env.int("SCRM_FATIGUE_BACKOFF_AFTER_IGNORED", default=3),
+    "BACKOFF_BASE_DAYS": env.float("SCRM_FATIGUE_BACKOFF_BASE_DAYS", default=2.0),
+    "BACKOFF_MAX_DAYS": env.float("SCRM_FATIGUE_BACKOFF_MAX_DAYS", default=30.0),
+    # Negative actions per recipient reached over the window: above HALVE caps are halved,
+    # above PAUSE the advocate is paused.
+    "HEALTH_HALVE_RATE": env.float("SCRM_FATIGUE_HEALTH_HALVE_RATE", default=0.001),
+    "HEALTH_PAUSE_RATE": env.float("SCRM_FATIGUE_HEALTH_PAUSE_RATE", default=0.003),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,385 @@
+"""Tie-strength math (SPEC "Tie strength"): pure functions, no ORM, no I/O.
+
+Shared by the incremental worker, the full recompute (whose SQL mirrors `from_events`) and the
+fatigue simulator.
+
+Directed affinity A(u→v) = Σ w(type) · 2^(−age/H). A directed pair is kept as a `PairState`:
+the affinity *as of its last event* (`score`, `last_at`) and the same sum split by type
+(`components`), so that ``score == sum(components.values())`` always. Decaying forward from
+the pair's own last time keeps every exponent ≤ 0 (no overflow over years of history, unlike
+referencing to a fixed epoch with 2^(+t/H)).
+
+``unlike`` takes back one like: it contributes −w(like) *at the time of the like it cancels*
+(``cancels_at``), so a like and its unlike sum to exactly zero at any later time; its own time
+plays no part. Negative signals (hide_post, mute_author,
+unfriend, block, report) carry no weight here: they are pair flags, handled by fatigue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+SECONDS_PER_DAY = 86_400.0
+
+DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {
+        "view": 0.0,
+        "click": 0.2,
+        "like": 1.0,
+        "forward": 2.0,
+        "comment": 3.0,
+        "message": 3.0,
+        "reply": 6.0,
+        "purchase": 5.0,
+    }
+)
+UNLIKE = "unlike"
+LIKE = "like"
+NEGATIVE_SIGNALS = frozenset({"hide_post", "mute_author", "unfriend", "block", "report"})
+
+
+@dataclass(frozen=True)
+class TieParams:
+    """Every constant of the model; build from settings with `TieParams.from_settings()`."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    half_life_days: float = 14.0
+    w_intensity: float = 0.75
+    w_duration: float = 0.15
+    w_mutual: float = 0.10
+    duration_scale_days: float = 180.0
+    reciprocity_floor: float = 0.8
+    kappa_percentile: float = 75.0
+    kappa_default: float = 3.0
+    kappa_min: float = 0.1
+    prune_idle_days: float = 60.0
+    prune_min_affinity: float = 0.06
+
+    def __post_init__(self) -> None:
+        errors = self.validate()
+        if errors:
+            raise ValueError(f"invalid tie parameters: {errors}")
+
+    def validate(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if LIKE not in self.weights:
+            errors["weights"] = "a weight for 'like' is required (unlike takes one back)"
+        for name, weight in self.weights.items():
+            if not math.isfinite(weight) or weight < 0:
+                errors[f"weights.{name}"] = "must be a finite number ≥ 0"
+        if not self.half_life_days > 0:
+            errors["half_life_days"] = "must be > 0"
+        parts = (self.w_intensity, self.w_duration, self.w_mutual)
+        if any(not 0 <= w <= 1 for w in parts) or not math.isclose(sum(parts), 1.0):
+            errors["w_intensity"] = "the three strength weights must be in [0, 1] and sum to 1"
+        if not self.duration_scale_days > 0:
+            errors["duration_scale_days"] = "must be > 0"
+        if not 0 <= self.reciprocity_floor <= 1:
+            errors["reciprocity_floor"] = "must be in [0, 1]"
+        if not 0 <= self.kappa_percentile <= 100:
+            errors["kappa_percentile"] = "must be in [0, 100]"
+        if not self.kappa_min > 0 or not self.kappa_default >= self.kappa_min:
+            errors["kappa_default"] = "kappa_min must be > 0 and kappa_default ≥ kappa_min"
+        if self.prune_idle_days < 0 or self.prune_min_affinity < 0:
+            errors["prune_idle_days"] = "prune thresholds must be ≥ 0"
+        return errors
+
+    @classmethod
+    def from_settings(cls, overrides: Mapping[str, Any] | None = None) -> TieParams:
+        """From ``settings.SCRM_TIES`` (upper-case keys), then ``overrides``."""
+        from django.conf import settings
+
+        raw = {k.lower(): v for k, v in getattr(settings, "SCRM_TIES", {}).items()}
+        raw.update(overrides or {})
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    @property
+    def half_life_seconds(self) -> float:
+        return self.half_life_days * SECONDS_PER_DAY
+
+    def weight(self, event_type: str) -> float:
+        """Weight of one event; −w(like) for unlike; 0 for negative signals (flags only)."""
+        if event_type == UNLIKE:
+            return -self.weights[LIKE]
+        if event_type in NEGATIVE_SIGNALS:
+            return 0.0
+        try:
+            return self.weights[event_type]
+        except KeyError:
+            raise ValueError(f"unknown interaction type {event_type!r}") from None
+
+
+DEFAULT_PARAMS = TieParams()
+
+
+def decay(seconds: float, params: TieParams = DEFAULT_PARAMS) -> float:
+    """2^(−Δ/H) for an age of ``seconds`` (Δ ≥ 0 gives a factor in (0, 1])."""
+    return 2.0 ** (-seconds / params.half_life_seconds)
+
+
+def _seconds(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds()
+
+
+@dataclass(frozen=True)
+class PairState:
+    """Directed affinity u→v as of ``last_at``; ``components`` split it by interaction type."""
+
+    score: float = 0.0
+    last_at: datetime | None = None
+    components: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One interaction of u on v. For ``unlike``, ``cancels_at`` is when the taken-back like was
+    made (required: an unlike that matches no like is dropped by the caller)."""
+
+    type: str
+    at: datetime
+    cancels_at: datetime | None = None
+
+
+def _contribution(
+    event_type: str, at: datetime, cancels_at: datetime | None, params: TieParams
+) -> tuple[str, float, datetime]:
+    """(component, weight, the time the weight is dated at)."""
+    if event_type == UNLIKE:
+        if cancels_at is None:
+            raise ValueError("unlike needs cancels_at: the time of the like it takes back")
+        return LIKE, params.weight(UNLIKE), cancels_at
+    return event_type, params.weight(event_type), at
+
+
+def apply(
+    state: PairState,
+    event_type: str,
+    at: datetime,
+    *,
+    cancels_at: datetime | None = None,
+    params: TieParams = DEFAULT_PARAMS,
+) -> PairState:
+    """The state after one more event (in order or not). Exact: equals `from_events`.
+
+    In order (t ≥ last): S ← S·2^(−(t−last)/H) + w, every component decayed alike.
+    Out of order (t < last): S ← S + w·2^(−(last−t)/H), ``last_at`` unchanged.
+    Negative signals leave the state unchanged (they are flags).
+    """
+    if event_type in NEGATIVE_SIGNALS:
+        return state
+    component, weight, dated = _contribution(event_type, at, cancels_at, params)
+    components = dict(state.components)
+    if state.last_at is None:
+        components[component] = components.get(component, 0.0) + weight
+        return PairState(score=weight, last_at=dated, components=components)
+    if dated > state.last_at:
+        factor = decay(_seconds(dated, state.last_at), params)
+        components = {name: value * factor for name, value in components.items()}
+        components[component] = components.get(component, 0.0) + weight
+        return PairState(score=state.score * factor + weight, last_at=dated, components=components)
+    added = weight * decay(_seconds(state.last_at, dated), params)
+    components[component] = components.get(component, 0.0) + added
+    return PairState(score=state.score + added, last_at=state.last_at, components=components)
+
+
+def value_at(state: PairState, at: datetime, params: TieParams = DEFAULT_PARAMS) -> float:
+    """The affinity decayed to ``at``; a time before ``last_at`` (clock skew) gives ``score``."""
+    if state.last_at is None:
+        return 0.0
+    return state.score * decay(max(0.0, _seconds(at, state.last_at)), params)
+
+
+def components_at(
+    state: PairState, at: datetime, params: TieParams = DEFAULT_PARAMS
+) -> dict[str, float]:
+    """Per-type components decayed to ``at`` (they sum to ``value_at``)."""
+    if state.last_at is None:
+        return {}
+    factor = decay(max(0.0, _seconds(at, state.last_at)), params)
+    return {name: value * factor for name, value in state.components.items()}
+
+
+def from_events(events: Iterable[Event], params: TieParams = DEFAULT_PARAMS) -> PairState:
+    """Closed form of the full recompute: Σ w·2^(−(t_ref − t_i)/H), t_ref = the latest time.
+
+    The reference is the pair's own latest dated contribution (as `apply` keeps it), so all
+    exponents are ≤ 0. The SQL recompute does the same per pair: ``max(t) OVER (pair)``, with
+    an unlike dated at its like's time.
+    """
+    contributions = [
+        _contribution(event.type, event.at, event.cancels_at, params)
+        for event in events
+        if event.type not in NEGATIVE_SIGNALS
+    ]
+    if not contributions:
+        return PairState()
+    ref = max(dated for _, _, dated in contributions)
+    components: dict[str, float] = {}
+    for component, weight, dated in contributions:
+        value = weight * decay(_seconds(ref, dated), params)
+        components[component] = components.get(component, 0.0) + value
+    return PairState(score=math.fsum(components.values()), last_at=ref, components=components)
+
+
+def reciprocity(a_uv: float, a_vu: float, params: TieParams = DEFAULT_PARAMS) -> float:
+    """FLOOR + (1 − FLOOR)·min/max, in [FLOOR, 1]; 1 when both sides are zero."""
+    a_uv, a_vu = max(a_uv, 0.0), max(a_vu, 0.0)
+    high = max(a_uv, a_vu)
+    if high <= 0:
+        return 1.0
+    return params.reciprocity_floor + (1 - params.reciprocity_floor) * min(a_uv, a_vu) / high
+
+
+def intensity(a_uv: float, a_vu: float, params: TieParams = DEFAULT_PARAMS) -> float:
+    """Undirected I = (A(u→v) + A(v→u))·reciprocity. Negative rounding residues count as 0."""
+    a_uv, a_vu = max(a_uv, 0.0), max(a_vu, 0.0)
+    return (a_uv + a_vu) * reciprocity(a_uv, a_vu, params)
+
+
+def jaccard(
+    friends_u: Iterable[Any], friends_v: Iterable[Any], *, pair: Iterable[Any] = ()
+) -> float:
+    """|N(u) ∩ N(v)| / |N(u) ∪ N(v)|; the ids in ``pair`` (u and v) are left out of both."""
+    excluded = set(pair)
+    set_u, set_v = set(friends_u) - excluded, set(friends_v) - excluded
+    union = set_u | set_v
+    if not union:
+        return 0.0
+    return len(set_u & set_v) / len(union)
+
+
+def jaccard_from_counts(mutual: int, degree_u: int, degree_v: int) -> float:
+    """Same as `jaccard` from counts (what SQL has): degrees exclude the other endpoint."""
+    union = degree_u + degree_v - mutual
+    return mutual / union if union > 0 else 0.0
+
+
+def strength(
+    *,
+    intensity_value: float,
+    friend_days: float,
+    jaccard_value: float,
+    kappa: float,
+    params: TieParams = DEFAULT_PARAMS,
+) -> float:
+    """W_I·(1 − e^(−I/κ)) + W_D·(1 − e^(−days/scale)) + W_M·Jaccard, in [0, 1]."""
+    return _terms(intensity_value, friend_days, jaccard_value, kappa, params)[3]
+
+
+def _terms(
+    intensity_value: float,
+    friend_days: float,
+    jaccard_value: float,
+    kappa: float,
+    params: TieParams,
+) -> tuple[float, float, float, float]:
+    kappa = max(kappa, params.kappa_min)
+    i_term = params.w_intensity * (1 - math.exp(-max(intensity_value, 0.0) / kappa))
+    d_term = params.w_duration * (1 - math.exp(-max(friend_days, 0.0) / params.duration_scale_days))
+    m_term = params.w_mutual * min(max(jaccard_value, 0.0), 1.0)
+    total = min(max(i_term + d_term + m_term, 0.0), 1.0)
+    return i_term, d_term, m_term, total
+
+
+def percentile_cont(values: Sequence[float], percentile: float) -> float:
+    """Linear interpolation between closest ranks, as PostgreSQL's ``percentile_cont``."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    position = (percentile / 100.0) * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def kappa_from(intensities: Iterable[float], params: TieParams = DEFAULT_PARAMS) -> float:
+    """κ = the percentile of I over active ties (I > 0); ``kappa_default`` when there are none.
+
+    Never below ``kappa_min``, so a brand with only faint ties does not see them all as strong.
+    """
+    active = [value for value in intensities if value > 0 and math.isfinite(value)]
+    if not active:
+        return params.kappa_default
+    return max(percentile_cont(active, params.kappa_percentile), params.kappa_min)
+
+
+def should_prune(state: PairState, now: datetime, params: TieParams = DEFAULT_PARAMS) -> bool:
+    """Idle ≥ ``prune_idle_days`` and affinity (decayed to now) < ``prune_min_affinity``."""
+    if state.last_at is None:
+        return True
+    idle = now - state.last_at >= timedelta(days=params.prune_idle_days)
+    return idle and value_at(state, now, params) < params.prune_min_affinity
+
+
+@dataclass(frozen=True)
+class StrengthExplanation:
+    """The parts of one tie's strength, for the ties API and the admin."""
+
+    strength: float
+    affinity_out: float
+    affinity_in: float
+    reciprocity: float
+    intensity: float
+    kappa: float
+    intensity_term: float
+    friend_days: float
+    duration_term: float
+    jaccard: float
+    mutual_term: float
+    by_type: Mapping[str, float]
+
+    def as_dict(self, digits: int = 4) -> dict[str, Any]:
+        def rounded(value: float) -> float:
+            return round(value, digits)
+
+        return {
+            "strength": rounded(self.strength),
+            "affinity_out": rounded(self.affinity_out),
+            "affinity_in": rounded(self.affinity_in),
+            "reciprocity": rounded(self.reciprocity),
+            "intensity": rounded(self.intensity),
+            "kappa": rounded(self.kappa),
+            "intensity_term": rounded(self.intensity_term),
+            "friend_days": rounded(self.friend_days),
+            "duration_term": rounded(self.duration_term),
+            "jaccard": rounded(self.jaccard),
+            "mutual_term": rounded(self.mutual_term),
+            "by_type": {name: rounded(value) for name, value in sorted(self.by_type.items())},
+        }
+
+
+def explain(
+    *,
+    affinity_out: float,
+    affinity_in: float,
+    friend_days: float,
+    jaccard_value: float,
+    kappa: float,
+    by_type: Mapping[str, float] | None = None,
+    params: TieParams = DEFAULT_PARAMS,
+) -> StrengthExplanation:
+    """Strength of a tie and every term it is made of. ``by_type``: the summed components of
+    both directions decayed to the same time (optional, shown as-is)."""
+    recip = reciprocity(affinity_out, affinity_in, params)
+    i_value = intensity(affinity_out, affinity_in, params)
+    i_term, d_term, m_term, total = _terms(i_value, friend_days, jaccard_value, kappa, params)
+    return StrengthExplanation(
+        strength=total,
+        affinity_out=affinity_out,
+        affinity_in=affinity_in,
+        reciprocity=recip,
+        intensity=i_value,
+        kappa=max(kappa, params.kappa_min),
+        intensity_term=i_term,
+        friend_days=friend_days,
+        duration_term=d_term,
+        jaccard=jaccard_value,
+        mutual_term=m_term,
+        by_type=dict(by_type or {}),
+    )
