@@ -464,14 +464,3 @@ def scoring_hand_off(*, interaction_ids: list[int]) -> int:
         score_batch.delay(interaction_ids[start : start + chunk])
         tasks += 1
     return tasks
-
-
-def scoring_batch_receive(*, interaction_ids: list[int]) -> dict:
-    """Acknowledge a batch handed to the scoring queue.
-
-    Tie-strength scoring is not implemented yet: this only checks which ids exist and logs
-    the receipt, so the queue, routing and retry policy can be exercised end to end.
-    """
-    found = Interaction.objects.filter(pk__in=interaction_ids).count()
-    logger.info("scoring queue received %s interactions (%s found)", len(interaction_ids), found)
-    return {"received": len(interaction_ids), "found": found, "scored": 0}
