@@ -199,7 +199,7 @@ def tie_strength_histogram(*, brand_ids: list[int] | None, bins: int = 20) -> li
     if brand_ids is not None:
         queryset = queryset.filter(brand_id__in=brand_ids)
     counts = [0] * bins
-    bucket = Least(Floor(F("strength") * bins), Value(bins - 1))
+    bucket = Least(Floor(F("strength") * bins), Value(float(bins - 1)), output_field=FloatField())
     for index, count in (
         queryset.annotate(bucket=bucket)
         .values("bucket")
