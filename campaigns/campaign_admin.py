@@ -14,6 +14,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import APIException
 
+from scrm.tenancy.models import ROLE_RANK, Membership, Role
+
 from .admin import BrandScopedAdmin
 from .models import Campaign, CampaignStatus, Conversion, Enrollment, SampleShipment
 from .services.campaigns import campaign_update
@@ -70,6 +72,42 @@ def report_charts(report: dict) -> dict[str, str]:
     return charts
 
 
+class MemberScopedAdmin(BrandScopedAdmin):
+    """Brand members see their brands' rows whatever their Django model permissions (the
+    role decides what they may do); superusers see all. Rows are changed through services."""
+
+    def _roles(self, request) -> dict[int, str]:
+        if not hasattr(request, "_campaign_admin_roles"):
+            request._campaign_admin_roles = dict(
+                Membership.objects.filter(user=request.user, brand__is_active=True).values_list(
+                    "brand_id", "role"
+                )
+            )
+        return request._campaign_admin_roles
+
+    def has_role(self, request, brand_id: int, minimum: str) -> bool:
+        if request.user.is_superuser:
+            return True
+        role = self._roles(request).get(brand_id)
+        return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser or bool(self._roles(request))
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if obj is None:
+            return bool(self._roles(request))
+        return obj.brand_id in self._roles(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class SampleInline(admin.TabularInline):
     model = SampleShipment
     extra = 0
@@ -78,18 +116,24 @@ class SampleInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return True  # shown inside an enrollment the user may already view
+
 
 @admin.register(Campaign)
-class CampaignAdmin(BrandScopedAdmin):
+class CampaignAdmin(MemberScopedAdmin):
     list_display = ["name", "brand", "status", "starts_at", "ends_at", "budget", "currency",
                     "dashboard_link"]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["name", "goal"]
     list_select_related = ["brand"]
     actions = ["activate", "end"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # edits go through the API services, which enforce the locks
 
     @admin.display(description="Dashboard")
     def dashboard_link(self, obj) -> str:
@@ -115,6 +159,7 @@ class CampaignAdmin(BrandScopedAdmin):
     def _campaign(self, request, object_id: int) -> Campaign:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        # get_queryset scopes to the user's brands: another brand's campaign is a 404.
         campaign = self.get_queryset(request).select_related("brand").filter(pk=object_id).first()
         if campaign is None:
             raise Http404("No such campaign.")
@@ -145,6 +190,9 @@ class CampaignAdmin(BrandScopedAdmin):
     def _move(self, request, queryset, status: str) -> None:
         done = 0
         for campaign in queryset:
+            if not self.has_role(request, campaign.brand_id, Role.MANAGER):
+                self.message_user(request, f"{campaign}: needs the manager role.", messages.ERROR)
+                continue
             try:
                 campaign_update(campaign=campaign, status=status)
                 done += 1
@@ -162,7 +210,7 @@ class CampaignAdmin(BrandScopedAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(BrandScopedAdmin):
+class EnrollmentAdmin(MemberScopedAdmin):
     list_display = ["code", "campaign", "advocate", "tier", "fee", "enrolled_at"]
     list_filter = ["tier"]
     search_fields = ["code", "advocate__customer__display_name"]
@@ -172,13 +220,10 @@ class EnrollmentAdmin(BrandScopedAdmin):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(BrandScopedAdmin):
+class ConversionAdmin(MemberScopedAdmin):
     list_display = ["order_id", "amount", "currency", "source", "advocate", "campaign",
                     "uncredited_reason", "flagged_for_review", "occurred_at"]  # fmt: skip
     list_filter = ["source", "flagged_for_review", "currency"]
     search_fields = ["order_id", "code", "buyer_external_id"]
     list_select_related = ["advocate", "campaign"]
     raw_id_fields = ["buyer", "sharer", "advocate", "campaign", "enrollment", "post"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

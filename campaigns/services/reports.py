@@ -6,12 +6,12 @@ Definitions (all over the campaign's posts, i.e. posts linked to the campaign):
   reached through a forward (``chain_depth`` ≥ 1, who had no delivery);
 - **engagements**: likes − unlikes + comments + forwards + replies on campaign posts;
 - **engagement rate**: engagements / impressions;
-- **conversions**: credited conversions attributed to the campaign (refused self-referrals
-  carry no campaign); **conversion rate**: conversions / reach;
+- **conversions**: credited conversions attributed to the campaign, in any currency
+  (refused self-referrals carry no campaign); **conversion rate**: conversions / reach;
 - **revenue**: sum of those conversions' amounts in the campaign currency (other currencies
   are listed in ``revenue_by_currency`` and left out of ROI; there is no FX here);
 - **cost**: enrollment fees + free-sample costs + coupon discounts granted on the
-  conversions; **ROI**: (revenue − cost) / cost, ``null`` when cost is 0.
+  conversions in the campaign currency; **ROI**: (revenue − cost) / cost, ``null`` when cost is 0.
 Breakdowns: by advocate (enrollment), by tier (the advocate's tier **at enrollment**; posts
 and conversions of people not enrolled, e.g. brand accounts, fall in ``unenrolled``) and by
 the tie strength between buyer and credited person at purchase time
@@ -100,7 +100,6 @@ _CONVERSION_SQL = f"""
     )
     SELECT GROUPING(enrollment_id, tier, band, currency, day),
            enrollment_id, tier, band, currency, day,
-           count(*) FILTER (WHERE home),
            COALESCE(sum(amount) FILTER (WHERE home), 0),
            COALESCE(sum(discount) FILTER (WHERE home), 0),
            count(*), COALESCE(sum(amount), 0)
@@ -230,21 +229,19 @@ def campaign_report(*, campaign: Campaign) -> dict[str, Any]:
     over_time: list[dict] = []
     for row in _rows(_CONVERSION_SQL, params):
         grouping, enrollment_id, tier, band, currency, day = row[:6]
-        home_count, home_revenue, home_discount, count, revenue = row[6:]
+        home_revenue, home_discount, count, revenue = row[6:]
         if grouping == 0b00111 or grouping == 0b10111 or grouping == 0b11111:
             key = _key(grouping, enrollment_id, tier, 3)
             bucket = raw.setdefault(key, _blank())
-            bucket["conversions"] = home_count
+            bucket["conversions"] = count
             bucket["revenue"], bucket["discounts"] = home_revenue, home_discount
         elif grouping == 0b11011:
             label = UNKNOWN_BAND if band < 0 else labels[band]
-            bands[label] = {"conversions": home_count, "revenue": Decimal(home_revenue)}
+            bands[label] = {"conversions": count, "revenue": Decimal(home_revenue)}
         elif grouping == 0b11101:
             by_currency[currency] = Decimal(revenue).quantize(CENT)
         elif grouping == 0b11110:
-            over_time.append(
-                {"day": day, "conversions": home_count, "revenue": Decimal(home_revenue)}
-            )
+            over_time.append({"day": day, "conversions": count, "revenue": Decimal(home_revenue)})
 
     totals = _metrics(raw[("total",)])
     by_advocate = []
