@@ -33,7 +33,7 @@ from .campaign_serializers import (
     SampleUpdateSerializer,
 )
 from .filters import CampaignFilter, ConversionFilter
-from .models import SampleShipment
+from .models import Campaign, Conversion, SampleShipment
 from .services import campaigns as campaign_services
 from .services.conversions import conversion_record
 from .services.reports import campaign_report, report_csv
@@ -66,6 +66,7 @@ class CampaignViewSet(
 
     allowed_callers = STAFF_ONLY
     write_role = Role.MANAGER
+    queryset = Campaign.objects.none()  # for the schema; requests use get_queryset
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
 
@@ -174,6 +175,7 @@ class ConversionViewSet(
     nothing. App keys may only POST."""
 
     allowed_callers = STAFF_AND_APP
+    queryset = Conversion.objects.none()  # for the schema; requests use get_queryset
     serializer_class = ConversionSerializer
     filterset_class = ConversionFilter
 

@@ -141,7 +141,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus.choices",
+        "ConversionSourceEnum": "campaigns.models.ConversionSource.choices",
+        "ConversionAnswerStatusEnum": [("created", "created"), ("duplicate", "duplicate")],
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -404,3 +404,19 @@ def test_anonymous_callers_are_401(anon_client, brand):
     for method, url, body in endpoints(campaign.pk):
         assert getattr(anon_client, method)(url, body, format="json").status_code == 401
     assert anon_client.post("/api/v1/conversions/", {}, format="json").status_code == 401
+
+
+def test_schema_documents_the_campaign_endpoints(anon_client):
+    response = anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/campaigns/",
+        "/api/v1/campaigns/{id}/",
+        "/api/v1/campaigns/{id}/enrollments/",
+        "/api/v1/campaigns/{id}/report/",
+        "/api/v1/conversions/",
+        "/api/v1/posts/{id}/share-link/",
+    ):
+        assert path in paths

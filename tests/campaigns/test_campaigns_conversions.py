@@ -415,3 +415,20 @@ def test_share_link_permissions(shop, brand, other_staff_client, app_client):
     assert app_client.post(link_url).status_code == 403
     assert other_staff_client.post(link_url).status_code == 404
     assert author.post(f"/api/v1/posts/{draft.pk}/share-link/").status_code == 409
+
+
+def test_unknown_buyer_external_id_is_kept_for_the_burst_check(app_client, shop, settings):
+    settings.SCRM = {**settings.SCRM, "CONVERSION_BURST_COUNT": 2, "CONVERSION_BURST_MINUTES": 10}
+
+    first = app_client.post(
+        URL, order(1, buyer_external_id="walk-in-42", coupon_code="ADVCODE234"), format="json"
+    ).json()["conversion"]
+    second = app_client.post(URL, order(2, buyer_external_id="walk-in-42"), format="json").json()[
+        "conversion"
+    ]
+
+    assert (first["buyer"], first["buyer_external_id"]) == (None, "walk-in-42")
+    assert first["credited"] is True
+    assert first["tie_strength_at_purchase"] is None
+    assert not Interaction.objects.filter(type="purchase").exists()  # no known actor
+    assert second["flagged_for_review"] is True
