@@ -7,6 +7,7 @@ PORT="${PORT:-8000}"
 
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput -v 0
+$PY manage.py install_scoring_schedule
 $PY manage.py seed_demo --customers "${DEMO_CUSTOMERS:-5000}" --if-empty
 
 .venv/bin/celery -A scrm worker -Q default,scoring,maintenance -c 2 --loglevel WARNING &
