@@ -105,11 +105,9 @@ def share_link_read(*, brand_id: int, token: str) -> tuple[int, int]:
 def tie_strength(*, a: int, b: int) -> float:
     """Current undirected strength of the pair (0 when there is no tie row).
 
-    Reads ``interactions_tie.strength`` (written on both directed rows by the scoring
-    workers); before that column exists every pair reads 0.
+    Reads ``interactions_tie.strength``, which the scoring workers write on both directed
+    rows of a pair.
     """
-    if not any(f.name == "strength" for f in Tie._meta.concrete_fields):
-        return 0.0
     value = Tie.objects.filter(source_id=a, target_id=b).values_list("strength", flat=True).first()
     return float(value or 0.0)
 
