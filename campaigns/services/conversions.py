@@ -301,6 +301,8 @@ def _validate(
     skew = timedelta(minutes=settings.SCRM["INGEST_FUTURE_SKEW_MINUTES"])
     if occurred_at > now + skew:
         raise ValidationError({"occurred_at": ["Lies too far in the future."]})
+    if occurred_at < now - timedelta(days=settings.SCRM["CONVERSION_MAX_AGE_DAYS"]):
+        raise ValidationError({"occurred_at": ["Lies too far in the past."]})
     return Decimal(amount), currency, Decimal(discount), occurred_at
 
 

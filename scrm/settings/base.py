@@ -213,6 +213,8 @@ SCRM = {
     # Fraud: this many conversions from one buyer within the window are flagged for review.
     "CONVERSION_BURST_COUNT": env.int("SCRM_CONVERSION_BURST_COUNT", default=3),
     "CONVERSION_BURST_MINUTES": env.int("SCRM_CONVERSION_BURST_MINUTES", default=10),
+    # Orders older than this many days are refused (a typo, not a late report).
+    "CONVERSION_MAX_AGE_DAYS": env.int("SCRM_CONVERSION_MAX_AGE_DAYS", default=3_650),
     # Campaign reports: upper edges of the buyer's tie-strength bands (0..1); the last band
     # runs from the last edge to 1.
     "REPORT_TIE_BAND_EDGES": env.list(

@@ -318,6 +318,7 @@ def test_burst_of_orders_from_one_buyer_is_flagged(app_client, shop, settings):
         ({"buyer": 999_999_999}, "buyer"),
         ({"discount": "-1"}, "discount"),
         ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00Z", "buyer_external_id": "b1"}, "occurred_at"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(app_client, shop, fields, field):
