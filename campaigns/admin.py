@@ -54,7 +54,7 @@ class PostAdmin(BrandScopedAdmin):
     list_filter = ["status", "commercial"]
     search_fields = ["text", "author__display_name", "author__external_id"]
     list_select_related = ["author"]
-    raw_id_fields = ["author"]
+    raw_id_fields = ["author", "campaign"]
     readonly_fields = [
         "brand",
         "author",
@@ -67,7 +67,7 @@ class PostAdmin(BrandScopedAdmin):
         "updated_at",
         "stats",
     ]
-    fields = ["brand", "author", "text", "media", "commercial", "campaign_id", *readonly_fields[2:]]
+    fields = ["brand", "author", "text", "media", "commercial", "campaign", *readonly_fields[2:]]
     actions = ["withdraw"]
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -111,3 +111,6 @@ class PublishDecisionAdmin(BrandScopedAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+from . import campaign_admin  # noqa: E402, F401  (campaign, enrollment and conversion admin)

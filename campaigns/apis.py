@@ -13,6 +13,7 @@ from customers.models import Customer
 from scrm.api.permissions import ALL_CALLERS
 
 from . import selectors
+from .campaign_serializers import ShareLinkSerializer
 from .filters import PostFilter
 from .models import Delivery, Post
 from .serializers import (
@@ -24,6 +25,7 @@ from .serializers import (
     PublishAnswerSerializer,
 )
 from .services import posts as post_services
+from .services.conversions import share_link_issue
 from .services.publish import post_publish
 
 
@@ -94,6 +96,14 @@ class PostViewSet(
         """The same decision and counts as publishing now; writes and consumes nothing."""
         answer = post_publish(caller=request.auth, post=self.get_object(), preview=True)
         return Response(PublishAnswerSerializer(answer).data)
+
+    @extend_schema(request=None, responses={201: ShareLinkSerializer})
+    @action(detail=True, methods=["post"], url_path="share-link", filterset_class=None)
+    def share_link(self, request, pk=None):
+        """A signed share link of a published post for its author (or staff for them); a
+        conversion that presents it is attributed to the post, its campaign and author."""
+        link = share_link_issue(caller=request.auth, post=self.get_object())
+        return Response(ShareLinkSerializer(link).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: PostSerializer})
     @action(detail=True, methods=["post"], filterset_class=None)

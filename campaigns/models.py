@@ -1,10 +1,12 @@
-"""Moments posts, their per-friend deliveries and the stored publish decisions."""
+"""Moments posts, their per-friend deliveries and the stored publish decisions; campaigns,
+enrollments with referral codes and free samples, and attributed conversions."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from customers.models import Customer
+from customers.models import Advocate, Customer, Tier
 from scrm.tenancy.models import BrandScopedModel
 
 
@@ -21,15 +23,17 @@ class Post(BrandScopedModel):
 
     ``media`` is a list of ``{"type": "image"|"video"|"link", "url": ...}`` items: up to 9
     images, or one video, or one link (validated by ``campaigns.services.posts``).
-    ``campaign_id`` is a plain nullable integer until campaigns exist; it will become a
-    foreign key then.
+    ``campaign`` links the post to a campaign: such a post is commercial and carries the
+    campaign's disclosure label (see ``campaigns.services.posts``).
     """
 
     author = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="posts")
     text = models.TextField(blank=True)
     media = models.JSONField(default=list, blank=True)
     commercial = models.BooleanField(default=False)
-    campaign_id = models.BigIntegerField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        "Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="posts"
+    )
     status = models.CharField(max_length=16, choices=PostStatus.choices, default=PostStatus.DRAFT)
     deferred_until = models.DateTimeField(null=True, blank=True)
     rejection_reasons = models.JSONField(default=list, blank=True)
@@ -116,3 +120,196 @@ class PublishDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} for post {self.post_id}"
+
+
+# --- Campaigns -------------------------------------------------------------------------------
+
+CURRENCY_REGEX = r"^[A-Z]{3}$"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+
+
+class Campaign(BrandScopedModel):
+    """A brand's campaign: what it is for, when, with what money, products and brief.
+
+    Status goes draft → active → ended only (``campaigns.services.campaigns`` enforces it and
+    which fields lock once active). ``disclosure_label`` (blank: the brand's) is carried by
+    every post linked to the campaign. ``advocate_fee`` is the default fee of an enrollment.
+    """
+
+    name = models.CharField(max_length=120)
+    goal = models.CharField(max_length=255, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    budget = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="CNY")
+    products = models.JSONField(default=list, blank=True, help_text="SKUs or product names.")
+    brief = models.TextField(blank=True)
+    disclosure_label = models.CharField(max_length=40, blank=True)
+    advocate_fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(
+        max_length=8, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="campaign_dates_ordered"
+            ),
+            models.CheckConstraint(condition=Q(budget__gte=0), name="campaign_budget_nonneg"),
+            models.CheckConstraint(condition=Q(advocate_fee__gte=0), name="campaign_fee_nonneg"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=CURRENCY_REGEX), name="campaign_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "status", "-starts_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(BrandScopedModel):
+    """An advocate in a campaign, with a campaign referral code and the fee agreed.
+
+    ``tier`` is the advocate's tier when they enrolled: reports group by it, so a campaign's
+    tier breakdown does not move when friend counts change afterwards.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
+    advocate = models.ForeignKey(Advocate, on_delete=models.PROTECT, related_name="enrollments")
+    code = models.CharField(max_length=32, unique=True)
+    fee = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    tier = models.CharField(max_length=8, choices=Tier.choices)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "advocate"], name="enrollment_campaign_advocate"
+            ),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="enrollment_fee_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.advocate_id} in {self.campaign_id} ({self.code})"
+
+
+class SampleShipment(BrandScopedModel):
+    """A free product sent to an enrolled advocate for an honest post: shipped → received →
+    reviewed (the review post), with what it cost the brand."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="samples")
+    product = models.CharField(max_length=120)
+    cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(cost__gte=0), name="sample_cost_nonneg"),
+            models.CheckConstraint(
+                condition=Q(received_at__isnull=True)
+                | (Q(shipped_at__isnull=False) & Q(received_at__gte=models.F("shipped_at"))),
+                name="sample_received_after_shipped",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_at__isnull=True)
+                | (Q(received_at__isnull=False) & Q(reviewed_at__gte=models.F("received_at"))),
+                name="sample_reviewed_after_received",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sample {self.product} for enrollment {self.enrollment_id}"
+
+
+class ConversionSource(models.TextChoices):
+    REFERRAL_CODE = "referral_code", "Referral code (advocate or enrollment)"
+    SHARE_LINK = "share_link", "Signed share link of a post"
+    STORE_COUPON = "store_coupon", "Coupon code entered in store"
+    NONE = "none", "Unattributed"
+
+
+class Conversion(BrandScopedModel):
+    """An order, idempotent on ``(brand, order_id)``, attributed to advocate, campaign, post.
+
+    ``source`` says how the order came (a code, a share link, a coupon at the till, nothing);
+    when the credit is refused (self-referral, the advocate's own account) the attribution
+    columns stay empty and ``uncredited_reason`` says why. ``tie_strength_at_purchase`` is
+    the buyer–advocate (or buyer–author) strength when the order was recorded.
+    """
+
+    order_id = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="Coupon discount granted."
+    )
+    buyer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    buyer_external_id = models.CharField(max_length=128, blank=True)
+    source = models.CharField(max_length=16, choices=ConversionSource.choices)
+    code = models.CharField(max_length=32, blank=True, help_text="Referral or coupon code used.")
+    sharer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    advocate = models.ForeignKey(
+        Advocate, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="conversions"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
+    )
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
+    )
+    tie_strength_at_purchase = models.FloatField(null=True, blank=True)
+    uncredited_reason = models.CharField(max_length=32, blank=True)
+    flagged_for_review = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=255, blank=True)
+    interaction_event_id = models.CharField(max_length=64, blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "order_id"], name="conversion_brand_order"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="conversion_amount_positive"),
+            models.CheckConstraint(condition=Q(discount__gte=0), name="conversion_discount_nonneg"),
+            models.CheckConstraint(
+                condition=Q(currency__regex=CURRENCY_REGEX), name="conversion_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ConversionSource.values), name="conversion_source_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "occurred_at"], name="conversion_campaign_time"),
+            models.Index(fields=["brand", "buyer", "occurred_at"], name="conversion_buyer_time"),
+            models.Index(
+                fields=["brand", "buyer_external_id", "occurred_at"],
+                name="conversion_buyer_ext_time",
+            ),
+            models.Index(fields=["brand", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} ({self.amount} {self.currency})"

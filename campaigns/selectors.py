@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from interactions.selectors import EMPTY_ENGAGEMENT, post_engagement
 from scrm.tenancy.services import Caller
 
-from .models import Delivery, DeliveryStatus, Post, PostStatus
+from .models import (
+    Campaign,
+    Conversion,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    Post,
+    PostStatus,
+    SampleShipment,
+)
 
 
 def post_list(*, caller: Caller) -> QuerySet[Post]:
@@ -68,3 +77,22 @@ def post_stats(*, post: Post) -> dict:
         "forwards": engagement["forwards"],
         "engagement_rate": round(engagement["engaged"] / delivered, 4) if delivered else 0.0,
     }
+
+
+# --- Campaigns, enrollments, conversions ---------------------------------------------------
+
+
+def campaign_list(*, brand_id: int) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(brand_id=brand_id).select_related("brand")
+
+
+def enrollment_list(*, campaign: Campaign) -> QuerySet[Enrollment]:
+    return (
+        Enrollment.objects.filter(campaign_id=campaign.pk)
+        .select_related("advocate__customer")
+        .prefetch_related(Prefetch("samples", queryset=SampleShipment.objects.order_by("pk")))
+    )
+
+
+def conversion_list(*, brand_id: int) -> QuerySet[Conversion]:
+    return Conversion.objects.filter(brand_id=brand_id)

@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("scrm.tenancy.urls")),
     path("", include("customers.urls")),
     path("", include("campaigns.urls")),
+    path("", include("campaigns.campaign_urls")),
     path("", include("interactions.urls")),
 ]
 

@@ -13,10 +13,10 @@ from rest_framework.exceptions import PermissionDenied
 
 from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
 from scrm.api.errors import Conflict
-from scrm.tenancy.models import Brand
 from scrm.tenancy.services import Caller
 
 from ..models import Post, PostStatus
+from .campaigns import campaign_for_post, disclosure_label_for
 
 MEDIA_TYPES = ("image", "video", "link")
 MEDIA_KEYS = {"type", "url", "title", "thumbnail_url", "width", "height", "duration_seconds"}
@@ -118,9 +118,14 @@ def post_create(
         author_id = caller.customer_id
     author = _author_in_brand(brand_id=caller.brand_id, author_id=author_id)
     author_check(caller=caller, author=author)
-    commercial = bool(commercial or campaign_id is not None)
+    campaign = None
+    if campaign_id is not None:
+        campaign = campaign_for_post(
+            brand_id=caller.brand_id, campaign_id=campaign_id, author=author
+        )
+    commercial = bool(commercial or campaign is not None)
     media = media_validate(media)
-    label = Brand.objects.values_list("disclosure_label", flat=True).get(pk=caller.brand_id)
+    label = disclosure_label_for(brand_id=caller.brand_id, campaign=campaign)
     text = text_with_disclosure(text=text, commercial=commercial, label=label)
     if not text.strip() and not media:
         raise ValidationError({"text": ["A post needs text or media."]})
@@ -130,7 +135,7 @@ def post_create(
         text=text,
         media=media,
         commercial=commercial,
-        campaign_id=campaign_id,
+        campaign=campaign,
     )
 
 
@@ -140,7 +145,11 @@ def _lock(post: Post) -> Post:
 
 @transaction.atomic
 def post_update(*, caller: Caller, post: Post, **fields: Any) -> Post:
-    """Edit a post that is not out yet. A deferred or rejected post goes back to draft."""
+    """Edit a post that is not out yet. A deferred or rejected post goes back to draft.
+
+    Linking a campaign (``campaign_id``) makes the post commercial with the campaign's
+    disclosure label; unlinking leaves ``commercial`` as it was.
+    """
     unknown = set(fields) - {"text", "media", "commercial", "campaign_id"}
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
@@ -149,13 +158,17 @@ def post_update(*, caller: Caller, post: Post, **fields: Any) -> Post:
     if post.status not in EDITABLE:
         raise Conflict(f"A {post.status} post cannot be edited.")
     if "campaign_id" in fields:
-        post.campaign_id = fields["campaign_id"]
+        post.campaign = None
+        if fields["campaign_id"] is not None:
+            post.campaign = campaign_for_post(
+                brand_id=post.brand_id, campaign_id=fields["campaign_id"], author=post.author
+            )
     if "commercial" in fields:
         post.commercial = bool(fields["commercial"])
     post.commercial = post.commercial or post.campaign_id is not None
     if "media" in fields:
         post.media = media_validate(fields["media"])
-    label = Brand.objects.values_list("disclosure_label", flat=True).get(pk=post.brand_id)
+    label = disclosure_label_for(brand_id=post.brand_id, campaign=post.campaign)
     post.text = text_with_disclosure(
         text=fields.get("text", post.text), commercial=post.commercial, label=label
     )

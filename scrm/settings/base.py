@@ -147,6 +147,9 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
         "PublishDecisionEnum": ["published", "deferred", "rejected"],
         "IngestStatusEnum": ["created", "duplicate", "rejected"],
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus.choices",
+        "ConversionSourceEnum": "campaigns.models.ConversionSource.choices",
+        "ConversionAnswerStatusEnum": [("created", "created"), ("duplicate", "duplicate")],
     },
 }
 
@@ -208,6 +211,20 @@ SCRM = {
     "INGEST_FUTURE_SKEW_MINUTES": env.int("SCRM_INGEST_FUTURE_SKEW_MINUTES", default=5),
     # Newly created interactions are handed to the scoring queue in tasks of this many ids.
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
+    # Campaigns: length of enrollment referral codes (advocate codes are 10 characters long,
+    # so the two kinds never collide), life of a signed share link.
+    "ENROLLMENT_CODE_LENGTH": env.int("SCRM_ENROLLMENT_CODE_LENGTH", default=12),
+    "SHARE_LINK_MAX_AGE_DAYS": env.int("SCRM_SHARE_LINK_MAX_AGE_DAYS", default=90),
+    # Fraud: this many conversions from one buyer within the window are flagged for review.
+    "CONVERSION_BURST_COUNT": env.int("SCRM_CONVERSION_BURST_COUNT", default=3),
+    "CONVERSION_BURST_MINUTES": env.int("SCRM_CONVERSION_BURST_MINUTES", default=10),
+    # Orders older than this many days are refused (a typo, not a late report).
+    "CONVERSION_MAX_AGE_DAYS": env.int("SCRM_CONVERSION_MAX_AGE_DAYS", default=3_650),
+    # Campaign reports: upper edges of the buyer's tie-strength bands (0..1); the last band
+    # runs from the last edge to 1.
+    "REPORT_TIE_BAND_EDGES": env.list(
+        "SCRM_REPORT_TIE_BAND_EDGES", cast=float, default=[0.2, 0.4, 0.6, 0.8]
+    ),
     # Tie scoring: how long an incremental batch waits for a running recompute of its brand
     # before the task is retried; after how many minutes the sweeper scores interactions a
     # lost or killed task left unscored; work_mem of the full recompute's transaction.

@@ -2,7 +2,7 @@ import pytest
 
 from campaigns.models import Post, PostStatus
 from customers.models import AdvocateStatus
-from tests.campaigns.factories import PostFactory
+from tests.campaigns.factories import EnrollmentFactory, PostFactory
 from tests.factories import AdvocateFactory, CustomerFactory
 from tests.graph import published_post
 
@@ -54,9 +54,12 @@ def test_app_key_cannot_write_posts(app_client, brand):
     assert not Post.objects.exists()
 
 
-def test_commercial_post_gets_the_brand_disclosure_label(customer_client, brand):
+def test_commercial_post_gets_the_brand_disclosure_label(customer_client, customer, brand):
+    campaign = EnrollmentFactory(campaign__brand=brand, advocate__customer=customer).campaign
     response = customer_client.post(URL, {"text": "Buy this", "commercial": True}, format="json")
-    in_campaign = customer_client.post(URL, {"text": "x #ad", "campaign": 7}, format="json")
+    in_campaign = customer_client.post(
+        URL, {"text": "x #ad", "campaign": campaign.pk}, format="json"
+    )
 
     assert response.json()["text"] == f"Buy this {brand.disclosure_label}"
     assert in_campaign.json()["commercial"] is True
