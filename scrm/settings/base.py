@@ -144,6 +144,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "campaigns.models.PostStatus",
         "AdvocateStatusEnum": "customers.models.AdvocateStatus",
+        "FriendshipSourceEnum": "customers.models.FriendshipSource",
         "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
         "PublishDecisionEnum": ["published", "deferred", "rejected"],
         "IngestStatusEnum": ["created", "duplicate", "rejected"],

@@ -377,7 +377,8 @@ def test_admin_changelists_of_enrollments_and_conversions_are_scoped(client, bui
     conversions = client.get("/admin/campaigns/conversion/")
 
     assert enrollments.status_code == 200 and built.a.code not in enrollments.content.decode()
-    assert conversions.status_code == 200 and "c1" not in conversions.content.decode()
+    assert conversions.status_code == 200 and ">c1<" not in conversions.content.decode()
     client.logout()
     admin_client_for(client, built.brand)
     assert built.a.code in client.get("/admin/campaigns/enrollment/").content.decode()
+    assert ">c1<" in client.get("/admin/campaigns/conversion/").content.decode()
