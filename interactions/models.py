@@ -38,12 +38,23 @@ class Interaction(BrandScopedModel):
     """
 
     id = models.BigAutoField(primary_key=True)
+    # The hot ingest path pays for every index: the brand is the prefix of the unique
+    # (brand, event_id) index and the post that of the partial (post, type) one, so neither
+    # gets an index of its own. actor and target keep theirs for cascading deletes.
+    brand = models.ForeignKey(
+        "tenancy.Brand", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     event_id = models.CharField(max_length=64)
     type = models.CharField(max_length=16, choices=InteractionType.choices)
     actor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     post = models.ForeignKey(
-        "campaigns.Post", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "campaigns.Post",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     forwarded_from = models.CharField(
         max_length=64, blank=True, help_text="event_id of the forward through which it was seen."
