@@ -131,7 +131,9 @@ class BatchResult:
 
 
 def _merge_sql(params: TieParams) -> str:
-    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties.
+    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties;
+    answer the undirected pairs whose strength is to be refreshed (an unfriend changes the
+    friendship-duration term).
 
     Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
     stored state (S, last) and the batch (B, b_last) merge as
@@ -182,20 +184,29 @@ def _merge_sql(params: TieParams) -> str:
         SELECT a.b, a.g, a.s, NULL::timestamptz, 0::float8, {zero_comps}
           FROM agg a
          WHERE NOT EXISTS (SELECT 1 FROM agg o WHERE o.b = a.b AND o.s = a.g AND o.g = a.s)
+    ), merged AS (
+        INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity,
+                                 {comps}, created_at, updated_at)
+        SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
+        ON CONFLICT (source_id, target_id) DO UPDATE SET
+            last_event_at = {new_last},
+            {sets},
+            updated_at = EXCLUDED.updated_at
+        RETURNING t.brand_id, t.source_id, t.target_id
     )
-    INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity, {comps},
-                             created_at, updated_at)
-    SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
-    ON CONFLICT (source_id, target_id) DO UPDATE SET
-        last_event_at = {new_last},
-        {sets},
-        updated_at = EXCLUDED.updated_at
-    RETURNING t.brand_id, LEAST(t.source_id, t.target_id), GREATEST(t.source_id, t.target_id)
+    SELECT brand_id, LEAST(source_id, target_id), GREATEST(source_id, target_id) FROM merged
+    UNION
+    SELECT brand_id, LEAST(actor_id, target_id), GREATEST(actor_id, target_id)
+      FROM claimed WHERE type = 'unfriend'
     """  # noqa: S608
 
 
 def _strength_refresh_sql(params: TieParams) -> str:
-    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows."""
+    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows.
+
+    Only pairs with interaction state get a strength (flag-only rows keep 0), as in the
+    recompute.
+    """
     a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
     a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
@@ -220,6 +231,7 @@ def _strength_refresh_sql(params: TieParams) -> str:
           LEFT JOIN {TTAB} r ON r.source_id = pairs.hi AND r.target_id = pairs.lo
           LEFT JOIN {FTAB} fr ON fr.customer_low_id = pairs.lo
                              AND fr.customer_high_id = pairs.hi AND fr.ended_at IS NULL
+         WHERE f.last_event_at IS NOT NULL OR r.last_event_at IS NOT NULL
     ), s AS (
         SELECT p.b, p.lo, p.hi, p.intensity, {strength} AS strength
           FROM p LEFT JOIN {STAB} st ON st.brand_id = p.b
