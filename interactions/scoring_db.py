@@ -81,9 +81,14 @@ def component_of(type_col: str) -> str:
     return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN '{LIKE}' ELSE {type_col}::text END)"
 
 
+MIN_DECAY_EXPONENT = -700.0  # half-lives; PostgreSQL raises on float underflow, Python not
+
+
 def decay_sql(seconds_sql: str, params: TieParams) -> str:
-    """2^(−Δ/H) for Δ seconds (float8)."""
-    return f"power(2::float8, -({seconds_sql}) / {_f(params.half_life_seconds)})"
+    """2^(−Δ/H) for Δ seconds (float8). Gaps beyond 700 half-lives (27 years at H = 14 d)
+    count as 700: the factor (~1e-211) is zero for every purpose but cannot underflow."""
+    exponent = f"-({seconds_sql}) / {_f(params.half_life_seconds)}"
+    return f"power(2::float8, GREATEST({exponent}, {MIN_DECAY_EXPONENT!r}::float8))"
 
 
 def seconds_between(later: str, earlier: str) -> str:
@@ -103,11 +108,11 @@ def intensity_sql(a_uv: str, a_vu: str, params: TieParams) -> str:
 def strength_sql(intensity: str, friend_days: str, jaccard: str, kappa: str, p: TieParams) -> str:
     """scoring.strength in SQL; ``kappa`` is clamped to ``kappa_min`` here."""
     kap = f"GREATEST({kappa}, {_f(p.kappa_min)})"
-    i_term = f"{_f(p.w_intensity)} * (1 - exp(-GREATEST({intensity}, 0::float8) / {kap}))"
-    d_term = (
-        f"{_f(p.w_duration)} * (1 - exp(-GREATEST({friend_days}, 0::float8)"
-        f" / {_f(p.duration_scale_days)}))"
-    )
+    # exp() arguments are capped at 700 (e^−700 ≈ 1e-304): PostgreSQL raises on underflow.
+    i_arg = f"LEAST(GREATEST({intensity}, 0::float8) / {kap}, 700::float8)"
+    d_arg = f"LEAST(GREATEST({friend_days}, 0::float8) / {_f(p.duration_scale_days)}, 700::float8)"
+    i_term = f"{_f(p.w_intensity)} * (1 - exp(-{i_arg}))"
+    d_term = f"{_f(p.w_duration)} * (1 - exp(-{d_arg}))"
     m_term = f"{_f(p.w_mutual)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8)"
     return f"LEAST(GREATEST({i_term} + {d_term} + {m_term}, 0::float8), 1::float8)"
 
@@ -169,21 +174,24 @@ def _merge_sql(params: TieParams) -> str:
          WHERE type = ANY(%(weighted)s::text[])
            AND (type <> '{UNLIKE}' OR cancels_at IS NOT NULL)
     ), ref AS (
-        SELECT b, s, g, max(dated) AS last FROM contrib GROUP BY b, s, g
+        SELECT b, s, g, comp, w, dated, max(dated) OVER (PARTITION BY b, s, g) AS last
+          FROM contrib
     ), xs AS (
-        SELECT c.b, c.s, c.g, r.last, c.comp,
-               c.w * {decay_sql(seconds_between("r.last", "c.dated"), params)} AS x
-          FROM contrib c JOIN ref r USING (b, s, g)
+        SELECT c.b, c.s, c.g, c.last, c.comp,
+               c.w * {decay_sql(seconds_between("c.last", "c.dated"), params)} AS x
+          FROM ref c
     ), agg AS (
         SELECT c.b, c.s, c.g, c.last, sum(c.x) AS affinity,
                {agg_comps}
           FROM xs c GROUP BY c.b, c.s, c.g, c.last
-    ), rows AS (
+    ), both_dirs AS (
         SELECT b, s, g, last, affinity, {comps} FROM agg
         UNION ALL
-        SELECT a.b, a.g, a.s, NULL::timestamptz, 0::float8, {zero_comps}
-          FROM agg a
-         WHERE NOT EXISTS (SELECT 1 FROM agg o WHERE o.b = a.b AND o.s = a.g AND o.g = a.s)
+        SELECT b, g, s, NULL::timestamptz, 0::float8, {zero_comps} FROM agg
+    ), rows AS (
+        SELECT b, s, g, max(last) AS last, sum(affinity) AS affinity,
+               {", ".join(f"sum(c_{name}) AS c_{name}" for name in COMPONENTS)}
+          FROM both_dirs GROUP BY b, s, g
     ), merged AS (
         INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity,
                                  {comps}, created_at, updated_at)
