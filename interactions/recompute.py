@@ -73,12 +73,13 @@ def _steps_sql(params: TieParams) -> list[tuple[str, str]]:
     # Per term: w · 2^((t − T0)/H) (exponent ≤ ~0: t ≤ as-of); then rescaled per pair.
     term = (
         f"{weight_case('i.type', params)} * power(2::float8, "
-        f"(date_part('epoch', {dated_case('i.type', 'i.occurred_at', 'i.cancels_at')}) - {ref})"
-        f" / {h})"
+        f"GREATEST((date_part('epoch', {dated_case('i.type', 'i.occurred_at', 'i.cancels_at')})"
+        f" - {ref}) / {h}, -1000::float8))"
     )
     comp_expr = component_of("i.type")
     sums = ",\n".join(f"sum(x) FILTER (WHERE comp = '{name}') AS s_{name}" for name in COMPONENTS)
-    scale = f"power(2::float8, ({ref} - date_part('epoch', last)) / {h})"
+    # Exponents stay within ±1000 half-lives (38 years at H = 14 d): no float underflow.
+    scale = f"power(2::float8, LEAST(({ref} - date_part('epoch', last)) / {h}, 1000::float8))"
     rescaled = ", ".join(
         f"COALESCE(s_{name}, 0::float8) * {scale} AS c_{name}" for name in COMPONENTS
     )

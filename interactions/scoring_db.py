@@ -81,9 +81,14 @@ def component_of(type_col: str) -> str:
     return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN '{LIKE}' ELSE {type_col}::text END)"
 
 
+MIN_DECAY_EXPONENT = -700.0  # half-lives; PostgreSQL raises on float underflow, Python not
+
+
 def decay_sql(seconds_sql: str, params: TieParams) -> str:
-    """2^(−Δ/H) for Δ seconds (float8)."""
-    return f"power(2::float8, -({seconds_sql}) / {_f(params.half_life_seconds)})"
+    """2^(−Δ/H) for Δ seconds (float8). Gaps beyond 700 half-lives (27 years at H = 14 d)
+    count as 700: the factor (~1e-211) is zero for every purpose but cannot underflow."""
+    exponent = f"-({seconds_sql}) / {_f(params.half_life_seconds)}"
+    return f"power(2::float8, GREATEST({exponent}, {MIN_DECAY_EXPONENT!r}::float8))"
 
 
 def seconds_between(later: str, earlier: str) -> str:
@@ -103,11 +108,11 @@ def intensity_sql(a_uv: str, a_vu: str, params: TieParams) -> str:
 def strength_sql(intensity: str, friend_days: str, jaccard: str, kappa: str, p: TieParams) -> str:
     """scoring.strength in SQL; ``kappa`` is clamped to ``kappa_min`` here."""
     kap = f"GREATEST({kappa}, {_f(p.kappa_min)})"
-    i_term = f"{_f(p.w_intensity)} * (1 - exp(-GREATEST({intensity}, 0::float8) / {kap}))"
-    d_term = (
-        f"{_f(p.w_duration)} * (1 - exp(-GREATEST({friend_days}, 0::float8)"
-        f" / {_f(p.duration_scale_days)}))"
-    )
+    # exp() arguments are capped at 700 (e^−700 ≈ 1e-304): PostgreSQL raises on underflow.
+    i_arg = f"LEAST(GREATEST({intensity}, 0::float8) / {kap}, 700::float8)"
+    d_arg = f"LEAST(GREATEST({friend_days}, 0::float8) / {_f(p.duration_scale_days)}, 700::float8)"
+    i_term = f"{_f(p.w_intensity)} * (1 - exp(-{i_arg}))"
+    d_term = f"{_f(p.w_duration)} * (1 - exp(-{d_arg}))"
     m_term = f"{_f(p.w_mutual)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8)"
     return f"LEAST(GREATEST({i_term} + {d_term} + {m_term}, 0::float8), 1::float8)"
 
@@ -131,7 +136,9 @@ class BatchResult:
 
 
 def _merge_sql(params: TieParams) -> str:
-    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties.
+    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties;
+    answer the undirected pairs whose strength is to be refreshed (an unfriend changes the
+    friendship-duration term).
 
     Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
     stored state (S, last) and the batch (B, b_last) merge as
@@ -167,35 +174,47 @@ def _merge_sql(params: TieParams) -> str:
          WHERE type = ANY(%(weighted)s::text[])
            AND (type <> '{UNLIKE}' OR cancels_at IS NOT NULL)
     ), ref AS (
-        SELECT b, s, g, max(dated) AS last FROM contrib GROUP BY b, s, g
+        SELECT b, s, g, comp, w, dated, max(dated) OVER (PARTITION BY b, s, g) AS last
+          FROM contrib
     ), xs AS (
-        SELECT c.b, c.s, c.g, r.last, c.comp,
-               c.w * {decay_sql(seconds_between("r.last", "c.dated"), params)} AS x
-          FROM contrib c JOIN ref r USING (b, s, g)
+        SELECT c.b, c.s, c.g, c.last, c.comp,
+               c.w * {decay_sql(seconds_between("c.last", "c.dated"), params)} AS x
+          FROM ref c
     ), agg AS (
         SELECT c.b, c.s, c.g, c.last, sum(c.x) AS affinity,
                {agg_comps}
           FROM xs c GROUP BY c.b, c.s, c.g, c.last
-    ), rows AS (
+    ), both_dirs AS (
         SELECT b, s, g, last, affinity, {comps} FROM agg
         UNION ALL
-        SELECT a.b, a.g, a.s, NULL::timestamptz, 0::float8, {zero_comps}
-          FROM agg a
-         WHERE NOT EXISTS (SELECT 1 FROM agg o WHERE o.b = a.b AND o.s = a.g AND o.g = a.s)
+        SELECT b, g, s, NULL::timestamptz, 0::float8, {zero_comps} FROM agg
+    ), rows AS (
+        SELECT b, s, g, max(last) AS last, sum(affinity) AS affinity,
+               {", ".join(f"sum(c_{name}) AS c_{name}" for name in COMPONENTS)}
+          FROM both_dirs GROUP BY b, s, g
+    ), merged AS (
+        INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity,
+                                 {comps}, created_at, updated_at)
+        SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
+        ON CONFLICT (source_id, target_id) DO UPDATE SET
+            last_event_at = {new_last},
+            {sets},
+            updated_at = EXCLUDED.updated_at
+        RETURNING t.brand_id, t.source_id, t.target_id
     )
-    INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity, {comps},
-                             created_at, updated_at)
-    SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
-    ON CONFLICT (source_id, target_id) DO UPDATE SET
-        last_event_at = {new_last},
-        {sets},
-        updated_at = EXCLUDED.updated_at
-    RETURNING t.brand_id, LEAST(t.source_id, t.target_id), GREATEST(t.source_id, t.target_id)
+    SELECT brand_id, LEAST(source_id, target_id), GREATEST(source_id, target_id) FROM merged
+    UNION
+    SELECT brand_id, LEAST(actor_id, target_id), GREATEST(actor_id, target_id)
+      FROM claimed WHERE type = 'unfriend'
     """  # noqa: S608
 
 
 def _strength_refresh_sql(params: TieParams) -> str:
-    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows."""
+    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows.
+
+    Only pairs with interaction state get a strength (flag-only rows keep 0), as in the
+    recompute.
+    """
     a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
     a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
@@ -220,6 +239,7 @@ def _strength_refresh_sql(params: TieParams) -> str:
           LEFT JOIN {TTAB} r ON r.source_id = pairs.hi AND r.target_id = pairs.lo
           LEFT JOIN {FTAB} fr ON fr.customer_low_id = pairs.lo
                              AND fr.customer_high_id = pairs.hi AND fr.ended_at IS NULL
+         WHERE f.last_event_at IS NOT NULL OR r.last_event_at IS NOT NULL
     ), s AS (
         SELECT p.b, p.lo, p.hi, p.intensity, {strength} AS strength
           FROM p LEFT JOIN {STAB} st ON st.brand_id = p.b

@@ -1,0 +1,200 @@
+"""Full tie recompute vs the bare pair GROUP BY over the same interaction log.
+
+    .venv/bin/python bench/recompute.py --events 2000000
+
+Generates a brand's log directly in PostgreSQL with generate_series (heavy-tailed actors,
+most pairs between friends, a few hub accounts, 2% unlikes, 1% negative signals, 1% not yet
+scored), then times in the same run:
+  baseline: SELECT brand_id, actor_id, target_id, count(*) … GROUP BY 1, 2, 3 (fully
+            aggregated server-side, same work_mem);
+  recompute: interactions.recompute.ties_recompute (every step, in one transaction).
+Without DATABASE_URL/REDIS_URL it starts throwaway servers with scrm.devservers.
+Goal (issue #4): recompute ≤ 1.5 × baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reexec_under_devservers() -> None:
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return
+    cmd = [sys.executable, "-m", "scrm.devservers", "--", sys.executable, *sys.argv]
+    sys.exit(subprocess.call(cmd, cwd=ROOT))
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.test")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def generate(events: int, customers: int, friends_per: int) -> int:
+    from django.db import connection
+
+    from scrm.tenancy.models import Brand
+
+    brand = Brand.objects.create(name=f"Bench {time.time():.0f}", slug=f"bench-{time.time_ns()}")
+    b = brand.pk
+    with connection.cursor() as cur:
+        t = time.perf_counter()
+        cur.execute(
+            """INSERT INTO customers_customer (brand_id, external_id, display_name, kind, phone,
+                   tags, lifecycle_stage, source_channel, marketing_consent, friend_count,
+                   created_at, updated_at)
+               SELECT %s, 'bench-' || g, 'c' || g,
+                      CASE WHEN g %% 20000 = 0 THEN 'brand_account' ELSE 'consumer' END,
+                      '', '{}', 'lead', 'other', true, 0, now(), now()
+                 FROM generate_series(1, %s) g""",
+            [b, customers],
+        )
+        cur.execute("SELECT min(id) FROM customers_customer WHERE brand_id = %s", [b])
+        base = cur.fetchone()[0]
+        # Friends: near neighbours in id order with a heavy-tailed distance; hubs (every
+        # 20,000th customer) befriend every 25th customer.
+        cur.execute(
+            """INSERT INTO customers_friendship (brand_id, customer_low_id, customer_high_id,
+                   since, source, end_reason)
+               SELECT DISTINCT ON (lo, hi) %(b)s, lo, hi,
+                      now() - make_interval(days => (random() * 900)::int), 'import', ''
+                 FROM (
+                   SELECT %(base)s + g AS lo,
+                          %(base)s + g + 1 + floor(power(random(), 2) * 60)::int AS hi
+                     FROM generate_series(0, %(n)s - 2) g,
+                          generate_series(1, %(k)s) k
+                   UNION ALL
+                   SELECT %(base)s + h, %(base)s + h + f
+                     FROM generate_series(0, %(n)s - 1, 20000) h,
+                          generate_series(25, %(n)s - 1, 25) f
+                 ) x
+                WHERE hi < %(base)s + %(n)s""",
+            {"b": b, "base": base, "n": customers, "k": friends_per // 2},
+        )
+        cur.execute(
+            """UPDATE customers_customer c SET friend_count = d.n FROM (
+                   SELECT u, count(*) n FROM (
+                       SELECT customer_low_id u FROM customers_friendship WHERE brand_id = %s
+                       UNION ALL
+                       SELECT customer_high_id FROM customers_friendship WHERE brand_id = %s) a
+                    GROUP BY u) d
+                WHERE c.id = d.u""",
+            [b, b],
+        )
+        print(f"customers {customers:,}, friendships: {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        # Interactions: actors heavy-tailed (power 3 of uniform), targets mostly a near
+        # neighbour (i.e. mostly friends), types by frequency; unlikes cancel a like 0-3 days
+        # earlier.
+        cur.execute(
+            """INSERT INTO interactions_interaction (brand_id, event_id, type, actor_id,
+                   target_id, post_id, forwarded_from, chain_depth, occurred_at, received_at,
+                   payload, scored_at, cancels_at)
+               SELECT %(b)s, 'e' || g, ty, a, t, NULL, '', 0, at, at, '{}'::jsonb,
+                      CASE WHEN g %% 100 = 0 THEN NULL ELSE now() END,
+                      CASE WHEN ty = 'unlike' THEN at - make_interval(secs => r2 * 259200)
+                      END
+                 FROM (
+                   SELECT g, a,
+                          CASE WHEN t = a THEN a + 1 ELSE t END AS t,
+                          now() - make_interval(secs => r2 * 180 * 86400) AS at, r2,
+                          CASE WHEN r < 0.40 THEN 'view' WHEN r < 0.55 THEN 'click'
+                               WHEN r < 0.75 THEN 'like' WHEN r < 0.77 THEN 'unlike'
+                               WHEN r < 0.85 THEN 'comment' WHEN r < 0.90 THEN 'forward'
+                               WHEN r < 0.95 THEN 'message' WHEN r < 0.98 THEN 'reply'
+                               WHEN r < 0.99 THEN 'purchase' WHEN r < 0.995 THEN 'hide_post'
+                               ELSE 'mute_author' END AS ty
+                     FROM (
+                       SELECT g, random() AS r, random() AS r2,
+                              %(base)s + floor(power(random(), 3) * (%(n)s - 1))::int AS a,
+                              CASE WHEN random() < 0.03
+                                   THEN %(base)s + floor(random() * (%(n)s - 1))::int
+                                   ELSE NULL END AS far
+                         FROM generate_series(1, %(events)s) g
+                     ) s
+                     CROSS JOIN LATERAL (
+                       SELECT CASE WHEN far IS NULL OR random() < 0.85
+                                   THEN LEAST(a + 1 + floor(power(random(), 4) * 40)::int,
+                                              %(base)s + %(n)s - 1)
+                                   ELSE far END AS t
+                     ) tt
+                 ) x""",
+            {"b": b, "base": base, "n": customers, "events": events},
+        )
+        print(f"interactions {events:,}: {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        cur.execute("ANALYZE interactions_interaction")
+        cur.execute("ANALYZE customers_friendship")
+        print(f"analyze: {time.perf_counter() - t:.1f} s")
+    return b
+
+
+def bare_group_by(brand_id: int, work_mem: str) -> tuple[float, int]:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+        t = time.perf_counter()
+        cur.execute(
+            """SELECT count(*) FROM (
+                   SELECT brand_id, actor_id, target_id, count(*)
+                     FROM interactions_interaction WHERE brand_id = %s
+                    GROUP BY brand_id, actor_id, target_id) x""",
+            [brand_id],
+        )
+        pairs = cur.fetchone()[0]
+        return time.perf_counter() - t, pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=0, help="default: events / 200")
+    parser.add_argument("--friends", type=int, default=20, help="mean friends per customer")
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    reexec_under_devservers()
+    setup_django()
+    from django.conf import settings
+
+    from interactions.recompute import ties_recompute
+
+    customers = args.customers or max(1_000, args.events // 200)
+    brand_id = generate(args.events, customers, args.friends)
+    work_mem = settings.SCRM["RECOMPUTE_WORK_MEM"]
+    bare_best, rec_best = float("inf"), float("inf")
+    for run in range(1, args.runs + 1):
+        seconds, pairs = bare_group_by(brand_id, work_mem)
+        bare_best = min(bare_best, seconds)
+        print(f"run {run}: baseline GROUP BY  {seconds:8.2f} s  ({pairs:,} directed pairs)")
+
+        def progress(step: str, seconds: float, rows: int) -> None:
+            print(f"    {step:<20} {seconds:8.2f} s  {rows:>12,} rows", flush=True)
+
+        report = ties_recompute(brand_id=brand_id, progress=progress)
+        rec_best = min(rec_best, report.seconds)
+        print(
+            f"run {run}: full recompute    {report.seconds:8.2f} s  ({report.pairs:,} pairs "
+            f"kept, {report.deleted:,} pruned, κ={report.kappa:.3f})"
+        )
+    print(
+        f"\nevents {args.events:,}  customers {customers:,}  work_mem {work_mem}\n"
+        f"baseline {bare_best:.2f} s  recompute {rec_best:.2f} s  "
+        f"ratio {rec_best / bare_best:.2f}x (goal ≤ 1.5x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
