@@ -52,6 +52,14 @@ class Interaction(BrandScopedModel):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
     payload = models.JSONField(default=dict, blank=True)
+    scored_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When tie scoring applied this event (worker or recompute).",
+    )
+    cancels_at = models.DateTimeField(
+        null=True, blank=True, help_text="For an unlike: occurred_at of the like it takes back."
+    )
 
     class Meta:
         constraints = [
@@ -66,6 +74,11 @@ class Interaction(BrandScopedModel):
                 fields=["post", "type"], condition=Q(post__isnull=False), name="ix_post_type"
             ),
             models.Index(fields=["brand", "-id"]),
+            models.Index(
+                fields=["brand", "id"],
+                condition=Q(scored_at__isnull=True),
+                name="ix_interaction_unscored",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -73,11 +86,16 @@ class Interaction(BrandScopedModel):
 
 
 class Tie(BrandScopedModel):
-    """Directed pair state ``source → target``: for now the negative-signal flags with when.
+    """Directed pair state ``source → target``: negative-signal flags and tie scores.
 
     ``blocked_at`` / ``reported_at`` / ``muted_at`` / ``unfriended_at`` / ``last_hidden_at``
     are set by ingest (the latest time wins) and read by publishing to suppress deliveries
-    of ``target``'s posts to ``source``. Scoring fields join this table later.
+    of ``target``'s posts to ``source``.
+
+    Scoring (interactions/scoring.py): ``affinity`` is A(source→target) as of
+    ``last_event_at`` and the ``c_*`` components split it by type (they sum to it).
+    ``strength`` (0..1), ``intensity`` and ``mutual_jaccard`` are undirected and written on
+    both directed rows of a pair.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -88,15 +106,33 @@ class Tie(BrandScopedModel):
     muted_at = models.DateTimeField(null=True, blank=True)
     unfriended_at = models.DateTimeField(null=True, blank=True)
     last_hidden_at = models.DateTimeField(null=True, blank=True)
+    affinity = models.FloatField(default=0.0, db_default=0.0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    c_click = models.FloatField(default=0.0, db_default=0.0)
+    c_like = models.FloatField(default=0.0, db_default=0.0)
+    c_forward = models.FloatField(default=0.0, db_default=0.0)
+    c_comment = models.FloatField(default=0.0, db_default=0.0)
+    c_message = models.FloatField(default=0.0, db_default=0.0)
+    c_reply = models.FloatField(default=0.0, db_default=0.0)
+    c_purchase = models.FloatField(default=0.0, db_default=0.0)
+    strength = models.FloatField(default=0.0, db_default=0.0)
+    intensity = models.FloatField(default=0.0, db_default=0.0)
+    mutual_jaccard = models.FloatField(default=0.0, db_default=0.0)
+    strength_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
+
+    COMPONENT_TYPES = ("click", "like", "forward", "comment", "message", "reply", "purchase")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["source", "target"], name="tie_source_target"),
             models.CheckConstraint(condition=~Q(source=models.F("target")), name="tie_no_self"),
         ]
-        indexes = [models.Index(fields=["target", "source"])]
+        indexes = [
+            models.Index(fields=["target", "source"]),
+            models.Index(fields=["brand", "source", "-strength"], name="ix_tie_strongest"),
+        ]
 
     def __str__(self) -> str:
         return f"tie {self.source_id}→{self.target_id}"
@@ -111,3 +147,26 @@ class Tie(BrandScopedModel):
             "hidden": self.last_hidden_at,
         }
         return [name for name, when in names.items() if when is not None]
+
+    @property
+    def components(self) -> dict[str, float]:
+        """Per-type affinity as of ``last_event_at`` (keys: the weighted interaction types)."""
+        return {name: getattr(self, f"c_{name}") for name in self.COMPONENT_TYPES}
+
+
+class TieStats(models.Model):
+    """Per-brand scoring statistics: κ (the intensity percentile) and recompute bookkeeping."""
+
+    id = models.BigAutoField(primary_key=True)
+    brand = models.OneToOneField("tenancy.Brand", on_delete=models.CASCADE, related_name="+")
+    kappa = models.FloatField()
+    active_pairs = models.IntegerField(default=0)
+    computed_at = models.DateTimeField()
+    last_recompute_at = models.DateTimeField(null=True, blank=True)
+    last_recompute_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "tie stats"
+
+    def __str__(self) -> str:
+        return f"tie stats brand={self.brand_id} κ={self.kappa:.3f}"

@@ -65,6 +65,7 @@ class _Event:
         "forwarded_from",
         "depth",
         "error",
+        "cancels_at",
     )
 
 
@@ -148,6 +149,7 @@ def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Eve
         return _error("forwarded_from", "Only post events can come through a forward.")
     ev.forwarded_from = forwarded_from
     ev.depth = 0
+    ev.cancels_at = None
     return ev
 
 
@@ -258,13 +260,18 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             )
         }
     like_pairs = list({(ev.actor, ev.post) for ev in candidates if ev.type in ("like", "unlike")})
-    liked: dict[tuple[int, int], bool] = {}
+    # (actor, post) → occurred_at of the like currently in force (None: not liked). Likes
+    # and unlikes alternate, so the one in force is the latest stored like; an unlike
+    # records its time as ``cancels_at`` (scoring dates the take-back there).
+    liked: dict[tuple[int, int], datetime | None] = {}
     if like_pairs:
         liked = {
-            (actor, post): net > 0
-            for actor, post, net in _fetch(
+            (actor, post): like_at if net > 0 else None
+            for actor, post, net, like_at in _fetch(
                 f"""SELECT i.actor_id, i.post_id,
-                           sum(CASE WHEN i.type = 'like' THEN 1 ELSE -1 END)
+                           sum(CASE WHEN i.type = 'like' THEN 1 ELSE -1 END),
+                           (array_agg(i.occurred_at ORDER BY i.id DESC)
+                                FILTER (WHERE i.type = 'like'))[1]
                       FROM {itab} AS i
                       JOIN unnest(%s::bigint[], %s::bigint[]) AS x(a, p)
                         ON i.actor_id = x.a AND i.post_id = x.p
@@ -312,12 +319,13 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             if liked.get((ev.actor, ev.post)):
                 error = _error("type", "The actor already likes this post.")
             else:
-                liked[(ev.actor, ev.post)] = True
+                liked[(ev.actor, ev.post)] = ev.occurred_at
         elif error is None and ev.type == "unlike":
             if not liked.get((ev.actor, ev.post)):
                 error = _error("type", "An unlike needs a prior like of the post by the actor.")
             else:
-                liked[(ev.actor, ev.post)] = False
+                ev.cancels_at = liked[(ev.actor, ev.post)]
+                liked[(ev.actor, ev.post)] = None
         if error is not None:
             results[ev.index] = IngestResult(ev.event_id, REJECTED, error)
             continue
@@ -330,11 +338,13 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
     if accepted:
         rows = _fetch(
             f"""INSERT INTO {itab} (brand_id, event_id, type, actor_id, target_id, post_id,
-                                   forwarded_from, chain_depth, occurred_at, received_at, payload)
-                SELECT %s, e, t, a, g, p, f, d, o, %s, pl::jsonb
+                                   forwarded_from, chain_depth, occurred_at, received_at, payload,
+                                   cancels_at)
+                SELECT %s, e, t, a, g, p, f, d, o, %s, pl::jsonb, ca
                   FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],
-                              %s::text[], %s::int[], %s::timestamptz[], %s::text[])
-                       AS x(e, t, a, g, p, f, d, o, pl)
+                              %s::text[], %s::int[], %s::timestamptz[], %s::text[],
+                              %s::timestamptz[])
+                       AS x(e, t, a, g, p, f, d, o, pl, ca)
                  ORDER BY e  -- one key order for every batch: no deadlocks between them
                 ON CONFLICT (brand_id, event_id) DO NOTHING
                 RETURNING event_id, id""",  # noqa: S608
@@ -350,6 +360,7 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
                 [ev.depth for ev in accepted],
                 [ev.occurred_at for ev in accepted],
                 [ev.payload for ev in accepted],
+                [ev.cancels_at for ev in accepted],
             ],
         )
         created = dict(rows)
@@ -467,14 +478,3 @@ def scoring_hand_off(*, interaction_ids: list[int]) -> int:
         score_batch.delay(interaction_ids[start : start + chunk])
         tasks += 1
     return tasks
-
-
-def scoring_batch_receive(*, interaction_ids: list[int]) -> dict:
-    """Acknowledge a batch handed to the scoring queue.
-
-    Tie-strength scoring is not implemented yet: this only checks which ids exist and logs
-    the receipt, so the queue, routing and retry policy can be exercised end to end.
-    """
-    found = Interaction.objects.filter(pk__in=interaction_ids).count()
-    logger.info("scoring queue received %s interactions (%s found)", len(interaction_ids), found)
-    return {"received": len(interaction_ids), "found": found, "scored": 0}

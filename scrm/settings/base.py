@@ -208,6 +208,16 @@ SCRM = {
     "INGEST_FUTURE_SKEW_MINUTES": env.int("SCRM_INGEST_FUTURE_SKEW_MINUTES", default=5),
     # Newly created interactions are handed to the scoring queue in tasks of this many ids.
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
+    # Tie scoring: how long an incremental batch waits for a running recompute of its brand
+    # before the task is retried; after how many minutes the sweeper scores interactions a
+    # lost or killed task left unscored; work_mem of the full recompute's transaction.
+    "SCORING_LOCK_TIMEOUT_MS": env.int("SCRM_SCORING_LOCK_TIMEOUT_MS", default=10_000),
+    "SCORING_SWEEP_AFTER_MINUTES": env.int("SCRM_SCORING_SWEEP_AFTER_MINUTES", default=10),
+    "RECOMPUTE_WORK_MEM": env("SCRM_RECOMPUTE_WORK_MEM", default="256MB"),
+    # Beat schedules installed by `manage.py install_scoring_schedule` (editable in admin).
+    "RECOMPUTE_CRONTAB": env("SCRM_RECOMPUTE_CRONTAB", default="30 3 * * *"),
+    "KAPPA_REFRESH_MINUTES": env.int("SCRM_KAPPA_REFRESH_MINUTES", default=60),
+    "SWEEP_EVERY_MINUTES": env.int("SCRM_SWEEP_EVERY_MINUTES", default=5),
 }
 
 # Tie strength (interactions.scoring.TieParams.from_settings). SPEC "Tie strength".

@@ -103,14 +103,20 @@ def test_nothing_is_queued_when_the_transaction_rolls_back(
     assert not Interaction.objects.exists()
 
 
-def test_score_batch_task_acknowledges_late_and_only_records_receipt(brand):
+def test_score_batch_task_acknowledges_late_and_scores_only_new_ids(brand):
+    # given three stored views (views move the pair's last time, weight 0)
     author, friends = author_with_friends(brand, 2)
     post = published_post(author)
     interactions_ingest(caller=staff_caller(brand.pk), events=likes(post, friends))
     ids = list(Interaction.objects.values_list("id", flat=True))
 
-    result = score_batch.apply(args=[[*ids, 10**12]]).get()
+    # when the task runs on them plus an unknown id, then again (re-delivery)
+    first = score_batch.apply(args=[[*ids, 10**12]]).get()
+    again = score_batch.apply(args=[ids]).get()
 
+    # then it acknowledges late, retries a bounded number of times and claims each id once
     assert score_batch.acks_late is True
     assert score_batch.max_retries == 5
-    assert result == {"received": 3, "found": 2, "scored": 0}
+    assert first == {"claimed": 2, "pairs": 2}
+    assert again == {"claimed": 0, "pairs": 0}
+    assert not Interaction.objects.filter(scored_at__isnull=True).exists()

@@ -1,0 +1,373 @@
+"""Tie scoring in PostgreSQL: the incremental worker's service and the SQL it shares with the
+full recompute (`interactions.recompute`). The math is `interactions.scoring`; this module
+only mirrors it in set-based SQL (float8).
+
+Concurrency: every scoring transaction takes a PostgreSQL advisory lock per brand — shared
+for incremental batches (any number run side by side; their tie upserts lock rows in
+``(source, target)`` order), exclusive for the full recompute — so a recompute never
+interleaves with a batch of the same brand. A batch waits for it at most
+``SCORING_LOCK_TIMEOUT_MS`` and is then retried by Celery; events it leaves unscored are
+picked up by the sweeper (`ties_score_unscored`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.models import Friendship
+
+from .models import Interaction, Tie, TieStats
+from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams
+
+logger = logging.getLogger(__name__)
+
+ITAB = Interaction._meta.db_table
+TTAB = Tie._meta.db_table
+STAB = TieStats._meta.db_table
+FTAB = Friendship._meta.db_table
+COMPONENTS: tuple[str, ...] = Tie.COMPONENT_TYPES
+FLAG_COLUMNS = ("blocked_at", "reported_at", "muted_at", "unfriended_at", "last_hidden_at")
+LOCK_NAMESPACE = 0x5C0E  # high 32 bits of the advisory lock key; the brand id is the low 32
+
+
+def brand_lock_key(brand_id: int) -> int:
+    return (LOCK_NAMESPACE << 32) | (brand_id & 0xFFFFFFFF)
+
+
+def lock_brands_shared(cursor, brand_ids: Iterable[int]) -> None:
+    """Shared advisory locks (transaction scope), in brand order."""
+    for brand_id in sorted(set(brand_ids)):
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [brand_lock_key(brand_id)])
+
+
+def lock_brand_exclusive(cursor, brand_id: int) -> None:
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [brand_lock_key(brand_id)])
+
+
+# --- SQL fragments mirroring scoring.py ----------------------------------------------------
+
+
+def _f(value: float) -> str:
+    """A float literal (values come from validated TieParams, never from requests)."""
+    return f"{float(value)!r}::float8"
+
+
+def weighted_types(params: TieParams) -> list[str]:
+    """Types that move a pair's state (weight may be 0, e.g. view): all but negative signals."""
+    return sorted({*params.weights, UNLIKE} - NEGATIVE_SIGNALS)
+
+
+def weight_case(type_col: str, params: TieParams) -> str:
+    """``CASE`` giving w(type); −w(like) for unlike (scoring.TieParams.weight)."""
+    whens = " ".join(
+        f"WHEN '{name}' THEN {_f(params.weight(name))}" for name in weighted_types(params)
+    )
+    return f"(CASE {type_col} {whens} ELSE 0::float8 END)"
+
+
+def dated_case(type_col: str, occurred_col: str, cancels_col: str) -> str:
+    """The time a contribution is dated at: an unlike at the like it takes back."""
+    return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN {cancels_col} ELSE {occurred_col} END)"
+
+
+def component_of(type_col: str) -> str:
+    return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN '{LIKE}' ELSE {type_col}::text END)"
+
+
+def decay_sql(seconds_sql: str, params: TieParams) -> str:
+    """2^(−Δ/H) for Δ seconds (float8)."""
+    return f"power(2::float8, -({seconds_sql}) / {_f(params.half_life_seconds)})"
+
+
+def seconds_between(later: str, earlier: str) -> str:
+    return f"date_part('epoch', ({later}) - ({earlier}))"
+
+
+def intensity_sql(a_uv: str, a_vu: str, params: TieParams) -> str:
+    """scoring.intensity: (x + y)·(FLOOR + (1 − FLOOR)·min/max), negatives count as 0."""
+    x, y = f"GREATEST({a_uv}, 0::float8)", f"GREATEST({a_vu}, 0::float8)"
+    floor = params.reciprocity_floor
+    return (
+        f"(({x} + {y}) * CASE WHEN GREATEST({x}, {y}) <= 0 THEN 1::float8 "
+        f"ELSE {_f(floor)} + {_f(1 - floor)} * LEAST({x}, {y}) / GREATEST({x}, {y}) END)"
+    )
+
+
+def strength_sql(intensity: str, friend_days: str, jaccard: str, kappa: str, p: TieParams) -> str:
+    """scoring.strength in SQL; ``kappa`` is clamped to ``kappa_min`` here."""
+    kap = f"GREATEST({kappa}, {_f(p.kappa_min)})"
+    i_term = f"{_f(p.w_intensity)} * (1 - exp(-GREATEST({intensity}, 0::float8) / {kap}))"
+    d_term = (
+        f"{_f(p.w_duration)} * (1 - exp(-GREATEST({friend_days}, 0::float8)"
+        f" / {_f(p.duration_scale_days)}))"
+    )
+    m_term = f"{_f(p.w_mutual)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8)"
+    return f"LEAST(GREATEST({i_term} + {d_term} + {m_term}, 0::float8), 1::float8)"
+
+
+def value_at_sql(affinity: str, last_at: str, as_of: str, params: TieParams) -> str:
+    """scoring.value_at: affinity decayed to ``as_of`` (0 without state, no growth on skew)."""
+    age = f"GREATEST({seconds_between(as_of, last_at)}, 0::float8)"
+    return f"COALESCE({affinity} * {decay_sql(age, params)}, 0::float8)"
+
+
+# --- incremental worker --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    claimed: int
+    pairs: int
+
+    def as_dict(self) -> dict:
+        return {"claimed": self.claimed, "pairs": self.pairs}
+
+
+def _merge_sql(params: TieParams) -> str:
+    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties.
+
+    Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
+    stored state (S, last) and the batch (B, b_last) merge as
+    ``S·2^(−(new_last − last)/H) + B·2^(−(new_last − b_last)/H)``, new_last = GREATEST —
+    the in-order and the out-of-order rule of `scoring.apply` at once. The reverse row of
+    each pair is upserted too (no state change) so that both rows of the pair exist and are
+    locked in one ``(source, target)`` order before the strength refresh.
+    """
+    comps = ", ".join(f"c_{name}" for name in COMPONENTS)
+    agg_comps = ",\n".join(
+        f"COALESCE(sum(c.x) FILTER (WHERE c.comp = '{name}'), 0::float8) AS c_{name}"
+        for name in COMPONENTS
+    )
+    zero_comps = ", ".join(f"0::float8 AS c_{name}" for name in COMPONENTS)
+    new_last = "GREATEST(t.last_event_at, EXCLUDED.last_event_at)"
+    f_old = f"COALESCE({decay_sql(seconds_between(new_last, 't.last_event_at'), params)}, 1)"
+    f_new = f"COALESCE({decay_sql(seconds_between(new_last, 'EXCLUDED.last_event_at'), params)}, 1)"
+    sets = ",\n".join(
+        f"{col} = t.{col} * {f_old} + EXCLUDED.{col} * {f_new}"
+        for col in ("affinity", *(f"c_{name}" for name in COMPONENTS))
+    )
+    return f"""
+    WITH claimed AS (
+        UPDATE {ITAB} SET scored_at = %(now)s
+         WHERE id = ANY(%(ids)s::bigint[]) AND scored_at IS NULL
+           AND brand_id = ANY(%(brands)s::bigint[])
+        RETURNING brand_id, actor_id, target_id, type, occurred_at, cancels_at
+    ), contrib AS (
+        SELECT brand_id AS b, actor_id AS s, target_id AS g,
+               {component_of("type")} AS comp, {weight_case("type", params)} AS w,
+               {dated_case("type", "occurred_at", "cancels_at")} AS dated
+          FROM claimed
+         WHERE type = ANY(%(weighted)s::text[])
+           AND (type <> '{UNLIKE}' OR cancels_at IS NOT NULL)
+    ), ref AS (
+        SELECT b, s, g, max(dated) AS last FROM contrib GROUP BY b, s, g
+    ), xs AS (
+        SELECT c.b, c.s, c.g, r.last, c.comp,
+               c.w * {decay_sql(seconds_between("r.last", "c.dated"), params)} AS x
+          FROM contrib c JOIN ref r USING (b, s, g)
+    ), agg AS (
+        SELECT c.b, c.s, c.g, c.last, sum(c.x) AS affinity,
+               {agg_comps}
+          FROM xs c GROUP BY c.b, c.s, c.g, c.last
+    ), rows AS (
+        SELECT b, s, g, last, affinity, {comps} FROM agg
+        UNION ALL
+        SELECT a.b, a.g, a.s, NULL::timestamptz, 0::float8, {zero_comps}
+          FROM agg a
+         WHERE NOT EXISTS (SELECT 1 FROM agg o WHERE o.b = a.b AND o.s = a.g AND o.g = a.s)
+    )
+    INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity, {comps},
+                             created_at, updated_at)
+    SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
+    ON CONFLICT (source_id, target_id) DO UPDATE SET
+        last_event_at = {new_last},
+        {sets},
+        updated_at = EXCLUDED.updated_at
+    RETURNING t.brand_id, LEAST(t.source_id, t.target_id), GREATEST(t.source_id, t.target_id)
+    """  # noqa: S608
+
+
+def _strength_refresh_sql(params: TieParams) -> str:
+    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows."""
+    a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
+    a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
+    days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
+    strength = strength_sql(
+        "p.intensity",
+        "p.days",
+        "p.jac",
+        f"COALESCE(st.kappa, {_f(params.kappa_default)})",
+        params,
+    )
+    return f"""
+    WITH pairs AS (
+        SELECT DISTINCT b, lo, hi
+          FROM unnest(%(b)s::bigint[], %(lo)s::bigint[], %(hi)s::bigint[]) AS x(b, lo, hi)
+    ), p AS (
+        SELECT pairs.b, pairs.lo, pairs.hi,
+               {intensity_sql(a_lh, a_hl, params)} AS intensity,
+               {days} AS days,
+               COALESCE(f.mutual_jaccard, r.mutual_jaccard, 0::float8) AS jac
+          FROM pairs
+          LEFT JOIN {TTAB} f ON f.source_id = pairs.lo AND f.target_id = pairs.hi
+          LEFT JOIN {TTAB} r ON r.source_id = pairs.hi AND r.target_id = pairs.lo
+          LEFT JOIN {FTAB} fr ON fr.customer_low_id = pairs.lo
+                             AND fr.customer_high_id = pairs.hi AND fr.ended_at IS NULL
+    ), s AS (
+        SELECT p.b, p.lo, p.hi, p.intensity, {strength} AS strength
+          FROM p LEFT JOIN {STAB} st ON st.brand_id = p.b
+    )
+    UPDATE {TTAB} AS t
+       SET strength = s.strength, intensity = s.intensity, strength_updated_at = %(as_of)s
+      FROM s CROSS JOIN LATERAL (VALUES (s.lo, s.hi), (s.hi, s.lo)) AS d(src, dst)
+     WHERE t.source_id = d.src AND t.target_id = d.dst
+    """  # noqa: S608
+
+
+def _lock_timeout_ms() -> int:
+    return int(settings.SCRM["SCORING_LOCK_TIMEOUT_MS"])
+
+
+@transaction.atomic
+def ties_score_batch(
+    *,
+    interaction_ids: Sequence[int],
+    as_of: datetime | None = None,
+    params: TieParams | None = None,
+) -> BatchResult:
+    """Apply the not-yet-scored interactions among ``interaction_ids`` to the ties.
+
+    One transaction: claim (``scored_at``), aggregate per directed pair and upsert, then
+    refresh strength/intensity of the touched pairs on both rows with the brand's current κ.
+    Ids already scored (a re-delivered batch) or unknown are ignored.
+    """
+    params = params or TieParams.from_settings()
+    now = timezone.now()
+    as_of = as_of or now
+    ids = sorted({int(i) for i in interaction_ids})
+    if not ids:
+        return BatchResult(0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = {_lock_timeout_ms():d}")
+        cursor.execute(
+            f"SELECT DISTINCT brand_id FROM {ITAB} "  # noqa: S608
+            "WHERE id = ANY(%s::bigint[]) AND scored_at IS NULL",
+            [ids],
+        )
+        brands = [row[0] for row in cursor.fetchall()]
+        if not brands:
+            return BatchResult(0, 0)
+        lock_brands_shared(cursor, brands)
+        cursor.execute(
+            _merge_sql(params),
+            {"now": now, "ids": ids, "brands": brands, "weighted": weighted_types(params)},
+        )
+        touched = sorted(set(cursor.fetchall()))
+        claimed = _claimed_count(cursor, ids, now)
+        if touched:
+            cursor.execute(
+                _strength_refresh_sql(params),
+                {
+                    "as_of": as_of,
+                    "b": [b for b, _, _ in touched],
+                    "lo": [lo for _, lo, _ in touched],
+                    "hi": [hi for _, _, hi in touched],
+                },
+            )
+    return BatchResult(claimed, len({(b, lo, hi) for b, lo, hi in touched}))
+
+
+def _claimed_count(cursor, ids: list[int], now: datetime) -> int:
+    cursor.execute(
+        f"SELECT count(*) FROM {ITAB} WHERE id = ANY(%s::bigint[]) AND scored_at = %s",  # noqa: S608
+        [ids, now],
+    )
+    return cursor.fetchone()[0]
+
+
+def ties_score_unscored(
+    *, older_than: timedelta | None = None, batch_size: int | None = None, max_batches: int = 100
+) -> int:
+    """Sweeper: score interactions left unscored longer than ``older_than`` (a lost task or a
+    killed worker), in batches of ``batch_size`` ids; returns how many were scored."""
+    if older_than is None:
+        older_than = timedelta(minutes=settings.SCRM["SCORING_SWEEP_AFTER_MINUTES"])
+    batch_size = batch_size or settings.SCRM["SCORING_HANDOFF_CHUNK"]
+    cutoff = timezone.now() - older_than
+    scored = 0
+    after = 0
+    for _ in range(max_batches):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT id FROM {ITAB}
+                     WHERE scored_at IS NULL AND received_at < %s AND id > %s
+                     ORDER BY id LIMIT %s""",  # noqa: S608
+                [cutoff, after, batch_size],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            break
+        scored += ties_score_batch(interaction_ids=ids).claimed
+        after = ids[-1]
+    if scored:
+        logger.warning("scoring sweeper applied %s interactions left unscored", scored)
+    return scored
+
+
+# --- κ -------------------------------------------------------------------------------------
+
+
+def pair_intensities_sql(params: TieParams) -> str:
+    """Undirected I of every pair of brand %(brand)s with state, as of %(as_of)s."""
+    a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
+    a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
+    return f"""
+        SELECT f.source_id AS lo, f.target_id AS hi, {intensity_sql(a_lh, a_hl, params)} AS i
+          FROM {TTAB} f
+          LEFT JOIN {TTAB} r ON r.source_id = f.target_id AND r.target_id = f.source_id
+         WHERE f.brand_id = %(brand)s AND f.source_id < f.target_id
+    """  # noqa: S608
+
+
+def tie_stats_upsert_sql() -> str:
+    return f"""
+        INSERT INTO {STAB} AS s (brand_id, kappa, active_pairs, computed_at,
+                                 last_recompute_at, last_recompute_seconds)
+        VALUES (%(brand)s, %(kappa)s, %(active)s, %(as_of)s, %(rec_at)s, %(rec_s)s)
+        ON CONFLICT (brand_id) DO UPDATE SET
+            kappa = EXCLUDED.kappa, active_pairs = EXCLUDED.active_pairs,
+            computed_at = EXCLUDED.computed_at,
+            last_recompute_at = COALESCE(EXCLUDED.last_recompute_at, s.last_recompute_at),
+            last_recompute_seconds = COALESCE(EXCLUDED.last_recompute_seconds,
+                                              s.last_recompute_seconds)
+    """  # noqa: S608
+
+
+@transaction.atomic
+def tie_stats_refresh_kappa(
+    *, brand_id: int, as_of: datetime | None = None, params: TieParams | None = None
+) -> float:
+    """κ = percentile of I over the brand's active ties (I > 0) as of now (scoring.kappa_from)."""
+    params = params or TieParams.from_settings()
+    as_of = as_of or timezone.now()
+    args = {"brand": brand_id, "as_of": as_of}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT percentile_cont(%(q)s) WITHIN GROUP (ORDER BY i), count(*)
+                  FROM ({pair_intensities_sql(params)}) AS x WHERE i > 0""",  # noqa: S608
+            {**args, "q": params.kappa_percentile / 100.0},
+        )
+        value, active = cursor.fetchone()
+        kappa = params.kappa_default if value is None else max(value, params.kappa_min)
+        cursor.execute(
+            tie_stats_upsert_sql(),
+            {**args, "kappa": kappa, "active": active, "rec_at": None, "rec_s": None},
+        )
+    return kappa
