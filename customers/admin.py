@@ -14,6 +14,7 @@ from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm, ImportForm
 from rest_framework.exceptions import APIException
 
+from interactions.admin import CustomerTiesPanelMixin
 from scrm.tenancy.admin import copy_into
 from scrm.tenancy.admin_scoping import BrandScopedAdminMixin, ScopedBrandFilter
 from scrm.tenancy.models import Brand, Role
@@ -128,7 +129,7 @@ class CustomerConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(BrandScopedAdminMixin, ImportExportModelAdmin):
+class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportModelAdmin):
     view_role = Role.ANALYST
     add_role = Role.OPERATOR
     change_role = Role.OPERATOR

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from interactions import selectors as interaction_selectors
+from scrm.api.pagination import CursorPagination, KeysetPagination
 from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
 from scrm.tenancy.models import Role
 from scrm.tenancy.services import CallerKind, customer_token_issue
@@ -20,6 +24,7 @@ from .serializers import (
     AdvocateCreateSerializer,
     AdvocateSerializer,
     AdvocateUpdateSerializer,
+    CandidateSerializer,
     CustomerCreateSerializer,
     CustomerSerializer,
     CustomerTokenRequestSerializer,
@@ -27,8 +32,29 @@ from .serializers import (
     FriendSerializer,
     FriendshipCreateSerializer,
     FriendshipSerializer,
+    LeaderboardEntrySerializer,
+    TieSerializer,
     TokenResponseSerializer,
 )
+
+
+class TieCursorPagination(CursorPagination):
+    """Strongest ties first; equal strengths by customer id."""
+
+    ordering = ("-tie_strength", "id")
+
+
+FRIEND_ORDERINGS = {"-id": ("-id",), "id": ("id",), "-strength": ("-strength", "id")}
+FRIEND_ORDERINGS["strength"] = ("strength", "id")
+
+
+def _friend_paginator(ordering: str) -> CursorPagination:
+    if ordering not in FRIEND_ORDERINGS:
+        choices = ", ".join(sorted(FRIEND_ORDERINGS))
+        raise ValidationError({"ordering": [f"Must be one of: {choices}."]})
+    paginator = CursorPagination()
+    paginator.ordering = FRIEND_ORDERINGS[ordering]
+    return paginator
 
 
 class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -40,6 +66,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = CustomerFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Customer.objects.none()
         return selectors.customer_list(caller=self.request.auth)
 
     def get_serializer(self, *args, **kwargs):
@@ -78,14 +106,38 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         services.customer_delete(customer=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses=FriendSerializer(many=True))
+    @extend_schema(
+        responses=FriendSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=sorted(FRIEND_ORDERINGS),
+                description="`-strength`: strongest ties first. Default `-id`.",
+            )
+        ],
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def friends(self, request, pk=None):
         """Current friends of the customer, with tie strength."""
+        self._paginator = _friend_paginator(request.query_params.get("ordering", "-id"))
         customer = self.get_object()
         queryset = selectors.friends_of(customer=customer)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(FriendSerializer(page, many=True).data)
+
+    @extend_schema(responses=TieSerializer(many=True))
+    @action(
+        detail=True, methods=["get"], filterset_class=None, pagination_class=TieCursorPagination
+    )
+    def ties(self, request, pk=None):
+        """The customer's ties, strongest first, each with the parts of its strength decayed to
+        now and the negative-signal flags of both directions. A customer token sees only its
+        own ties."""
+        customer = self.get_object()
+        page = self.paginate_queryset(interaction_selectors.tie_partners(customer=customer))
+        results = interaction_selectors.ties_explain(customer=customer, partners=list(page))
+        return self.get_paginated_response(TieSerializer(results, many=True).data)
 
 
 class FriendshipViewSet(
@@ -101,6 +153,8 @@ class FriendshipViewSet(
     filterset_class = FriendshipFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Friendship.objects.none()
         return selectors.friendship_list(caller=self.request.auth)
 
     @extend_schema(
@@ -148,6 +202,8 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     write_role = Role.MANAGER
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Advocate.objects.none()
         return selectors.advocate_list(caller=self.request.auth)
 
     def _staff_only(self):
@@ -180,6 +236,88 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if "notes" in data:
             advocate = services.advocate_update_notes(advocate=advocate, notes=data["notes"])
         return Response(AdvocateSerializer(advocate).data)
+
+    @extend_schema(responses=LeaderboardEntrySerializer(many=True))
+    @action(
+        detail=False,
+        methods=["get"],
+        filterset_class=None,
+        pagination_class=KeysetPagination,
+        allowed_callers=STAFF_AND_APP,
+    )
+    def leaderboard(self, request):
+        """Active advocates by influence = reach × mean tie strength × engagement rate, each
+        factor shown. Staff and app keys."""
+        paginator = self.paginator
+        keyset = paginator.keyset(request)
+        rows = selectors.advocate_leaderboard(brand_id=request.auth.brand_id, keyset=keyset)
+        page = paginator.paginate(rows, keyset)
+        data = LeaderboardEntrySerializer([_leaderboard_entry(row) for row in page], many=True)
+        return paginator.get_paginated_response(data.data)
+
+    @extend_schema(responses=CandidateSerializer(many=True))
+    @action(
+        detail=False,
+        methods=["get"],
+        filterset_class=None,
+        pagination_class=KeysetPagination,
+        allowed_callers=STAFF_AND_APP,
+    )
+    def candidates(self, request):
+        """KOC discovery: consumers who are not advocates (and did not opt out of marketing)
+        by advocacy potential = strong ties + engagement on own posts + purchases through
+        their links, each factor shown. Staff and app keys."""
+        paginator = self.paginator
+        keyset = paginator.keyset(request)
+        rows = selectors.advocate_candidates(brand_id=request.auth.brand_id, keyset=keyset)
+        page = paginator.paginate(rows, keyset)
+        data = CandidateSerializer([_candidate_entry(row) for row in page], many=True)
+        return paginator.get_paginated_response(data.data)
+
+
+def _leaderboard_entry(row: dict) -> dict:
+    return {
+        "advocate": row["id"],
+        "customer": row["customer_id"],
+        "display_name": row["display_name"],
+        "tier": row["tier"],
+        "referral_code": row["referral_code"],
+        "influence": row["score"],
+        "factors": {
+            "reach": row["reach"],
+            "mean_strength": round(row["mean_strength"], 6),
+            "engagement_rate": round(row["engagement_rate"], 6),
+        },
+        "details": {
+            "recipients": row["recipients"],
+            "deliveries": row["deliveries"],
+            "engaged": row["engaged"],
+            "prior_rate": round(row["prior_rate"], 6),
+            "prior_deliveries": settings.SCRM["ENGAGEMENT_PRIOR_DELIVERIES"],
+            "window_days": settings.SCRM["INFLUENCE_WINDOW_DAYS"],
+        },
+    }
+
+
+def _candidate_entry(row: dict) -> dict:
+    return {
+        "customer": row["id"],
+        "display_name": row["display_name"],
+        "friend_count": row["friend_count"],
+        "lifecycle_stage": row["lifecycle_stage"],
+        "potential": row["score"],
+        "factors": {
+            "ties": {
+                "value": round(row["ties_score"], 6),
+                "term": round(row["ties_term"], 6),
+                "counted": row["ties_counted"],
+                "strongest": round(row["strongest_tie"], 6),
+            },
+            "engagement": {"value": row["engaged"], "term": round(row["engagement_term"], 6)},
+            "purchases": {"value": row["purchases"], "term": round(row["purchases_term"], 6)},
+        },
+        "window_days": settings.SCRM["INFLUENCE_WINDOW_DAYS"],
+    }
 
 
 class CustomerTokenView(APIView):

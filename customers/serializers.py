@@ -1,5 +1,6 @@
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from interactions.selectors import TIE_FLAG_NAMES
 
 from .models import (
     Advocate,
@@ -72,7 +73,9 @@ class CustomerUpdateSerializer(CustomerCreateSerializer):
 class FriendSerializer(serializers.ModelSerializer):
     friends_since = serializers.DateTimeField(read_only=True)
     is_advocate = serializers.BooleanField(read_only=True)
-    strength = serializers.SerializerMethodField()
+    strength = serializers.FloatField(
+        read_only=True, help_text="Tie strength 0..1 with the customer (0 before any signal)."
+    )
 
     class Meta:
         model = Customer
@@ -86,11 +89,6 @@ class FriendSerializer(serializers.ModelSerializer):
             "friends_since",
             "strength",
         ]
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_strength(self, obj) -> float | None:
-        """Tie strength 0..1 with the customer whose friends are listed (0 before any signal)."""
-        return getattr(obj, "strength", 0.0)
 
 
 class FriendshipSerializer(serializers.ModelSerializer):
@@ -165,3 +163,99 @@ class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
     customer = serializers.IntegerField()
+
+
+# --- ties, leaderboard, candidates ----------------------------------------------------------
+
+
+class TieComponentsSerializer(serializers.Serializer):
+    """The parts of a tie's strength decayed to ``as_of`` (``interactions.scoring.explain``)."""
+
+    strength_now = serializers.FloatField(help_text="Strength recomputed from the parts now.")
+    affinity_out = serializers.FloatField(help_text="A(customer→other) decayed to now.")
+    affinity_in = serializers.FloatField(help_text="A(other→customer) decayed to now.")
+    reciprocity = serializers.FloatField(help_text="0.8 + 0.2·min/max of the two affinities.")
+    intensity = serializers.FloatField(help_text="(A_out + A_in)·reciprocity.")
+    kappa = serializers.FloatField(help_text="The brand's κ (75th percentile of intensity).")
+    intensity_term = serializers.FloatField(help_text="0.75·(1 − e^(−I/κ)).")
+    friend_days = serializers.FloatField(help_text="Days of the current friendship (0: none).")
+    duration_term = serializers.FloatField(help_text="0.15·(1 − e^(−days/180)).")
+    jaccard = serializers.FloatField(help_text="Jaccard of the two friend sets.")
+    mutual_term = serializers.FloatField(help_text="0.10·Jaccard.")
+    by_type = serializers.DictField(
+        child=serializers.FloatField(), help_text="Affinity by interaction type, both ways."
+    )
+    by_type_out = serializers.DictField(child=serializers.FloatField())
+    by_type_in = serializers.DictField(child=serializers.FloatField())
+    strength_updated_at = serializers.DateTimeField(allow_null=True)
+    as_of = serializers.DateTimeField()
+
+
+class TieSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(help_text="The other person of the tie.")
+    display_name = serializers.CharField()
+    strength = serializers.FloatField(help_text="Stored strength 0..1 (the ordering key).")
+    components = TieComponentsSerializer()
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=TIE_FLAG_NAMES),
+        help_text=(
+            "Negative signals on the pair: `<flag>_by_you` when the customer of the path did "
+            "it to the other person, `<flag>_by_them` when the other person did it to them; "
+            "flags: blocked, reported, muted (don't see their moments), unfriended, hidden "
+            "(one of the other's posts hidden as not interesting)."
+        ),
+    )
+
+
+class LeaderboardFactorsSerializer(serializers.Serializer):
+    reach = serializers.IntegerField(help_text="Current friends.")
+    mean_strength = serializers.FloatField(help_text="Mean tie strength to those friends.")
+    engagement_rate = serializers.FloatField(
+        help_text="(engaged + m·prior_rate) / (deliveries + m) over the window."
+    )
+
+
+class LeaderboardDetailsSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField(help_text="Distinct people delivered to.")
+    deliveries = serializers.IntegerField()
+    engaged = serializers.IntegerField(help_text="Distinct (post, person) engagements.")
+    prior_rate = serializers.FloatField(help_text="The brand's engaged/delivered rate.")
+    prior_deliveries = serializers.FloatField(help_text="m, the smoothing weight.")
+    window_days = serializers.IntegerField()
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    advocate = serializers.IntegerField()
+    customer = serializers.IntegerField()
+    display_name = serializers.CharField()
+    tier = serializers.CharField()
+    referral_code = serializers.CharField()
+    influence = serializers.FloatField(help_text="reach × mean_strength × engagement_rate.")
+    factors = LeaderboardFactorsSerializer()
+    details = LeaderboardDetailsSerializer()
+
+
+class CandidateFactorSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    term = serializers.FloatField(help_text="What this factor adds to the potential.")
+
+
+class CandidateTiesFactorSerializer(CandidateFactorSerializer):
+    counted = serializers.IntegerField(help_text="Ties among the top ones that exist.")
+    strongest = serializers.FloatField()
+
+
+class CandidateFactorsSerializer(serializers.Serializer):
+    ties = CandidateTiesFactorSerializer(help_text="Mean strength of the strongest ties.")
+    engagement = CandidateFactorSerializer(help_text="Engagements earned on own posts.")
+    purchases = CandidateFactorSerializer(help_text="Purchases through their links.")
+
+
+class CandidateSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    display_name = serializers.CharField()
+    friend_count = serializers.IntegerField()
+    lifecycle_stage = serializers.CharField()
+    potential = serializers.FloatField(help_text="Sum of the factors' terms, 0..1.")
+    factors = CandidateFactorsSerializer()
+    window_days = serializers.IntegerField()

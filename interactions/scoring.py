@@ -233,7 +233,8 @@ def reciprocity(a_uv: float, a_vu: float, params: TieParams = DEFAULT_PARAMS) ->
     high = max(a_uv, a_vu)
     if high <= 0:
         return 1.0
-    return params.reciprocity_floor + (1 - params.reciprocity_floor) * min(a_uv, a_vu) / high
+    factor = params.reciprocity_floor + (1 - params.reciprocity_floor) * min(a_uv, a_vu) / high
+    return min(factor, 1.0)  # rounding may land one ulp above 1
 
 
 def intensity(a_uv: float, a_vu: float, params: TieParams = DEFAULT_PARAMS) -> float:

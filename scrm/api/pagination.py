@@ -1,6 +1,14 @@
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass
+
 from django.conf import settings
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -27,3 +35,81 @@ class CursorPagination(pagination.CursorPagination):
         if size < 1 or size > self.max_page_size:
             raise ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
         return size
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A page request over rows ranked by ``(score DESC, id DESC)`` in SQL.
+
+    ``after`` is the ``(score, id)`` of the row the page starts beyond (None: the first page);
+    ``backwards`` walks towards higher scores (a "previous" link). Selectors fetch ``limit``
+    rows (one more than the page, to know whether there is a further page)."""
+
+    limit: int
+    after: tuple[float, int] | None = None
+    backwards: bool = False
+
+    def sql(self, score: str = "score", key: str = "id") -> tuple[str, str, list]:
+        """(WHERE condition, ORDER BY, params) for the ranked relation's columns."""
+        if self.after is None:
+            return "TRUE", f"{score} DESC, {key} DESC", []
+        if self.backwards:
+            return f"({score}, {key}) > (%s, %s)", f"{score} ASC, {key} ASC", list(self.after)
+        return f"({score}, {key}) < (%s, %s)", f"{score} DESC, {key} DESC", list(self.after)
+
+
+class KeysetPagination:
+    """``next`` / ``previous`` / ``results`` pages of a ranking computed in SQL (the ORM
+    cursor paginator needs a queryset). The cursor is opaque: base64 of the boundary row's
+    ``(score, id)`` and the direction. Scores are rounded in SQL so they compare exactly."""
+
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+
+    def __init__(self) -> None:
+        self.sizer = CursorPagination()
+        self.next_url: str | None = None
+        self.previous_url: str | None = None
+
+    def keyset(self, request) -> Keyset:
+        self.request = request
+        self.page_size = self.sizer.get_page_size(request)
+        raw = request.query_params.get(self.cursor_query_param)
+        if not raw:
+            return Keyset(limit=self.page_size + 1)
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+            after = (float(decoded["s"]), int(decoded["i"]))
+            backwards = bool(decoded.get("b", False))
+        except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+        if not math.isfinite(after[0]):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        return Keyset(limit=self.page_size + 1, after=after, backwards=backwards)
+
+    def paginate(self, rows: list, keyset: Keyset, key=lambda row: (row["score"], row["id"])):
+        """The page (best first) from the rows a selector fetched for ``keyset``."""
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if keyset.backwards:
+            rows.reverse()
+        has_next = (more and not keyset.backwards) or (keyset.backwards and keyset.after)
+        has_previous = (more and keyset.backwards) or (not keyset.backwards and keyset.after)
+        self.next_url = self._link(key(rows[-1]), False) if rows and has_next else None
+        self.previous_url = self._link(key(rows[0]), True) if rows and has_previous else None
+        return rows
+
+    def _link(self, position: tuple[float, int], backwards: bool) -> str:
+        payload = {"s": position[0], "i": position[1], **({"b": 1} if backwards else {})}
+        token = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, token)
+
+    def get_paginated_response(self, data) -> Response:
+        return Response({"next": self.next_url, "previous": self.previous_url, "results": data})
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return self.sizer.get_paginated_response_schema(schema)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return self.sizer.get_schema_operation_parameters(view)

@@ -218,6 +218,26 @@ SCRM = {
     "RECOMPUTE_CRONTAB": env("SCRM_RECOMPUTE_CRONTAB", default="30 3 * * *"),
     "KAPPA_REFRESH_MINUTES": env.int("SCRM_KAPPA_REFRESH_MINUTES", default=60),
     "SWEEP_EVERY_MINUTES": env.int("SCRM_SWEEP_EVERY_MINUTES", default=5),
+    # Advocate leaderboard (influence = reach × mean tie strength × engagement rate) and KOC
+    # candidates (advocacy potential). Engagement counts distinct (post, person) pairs with one
+    # of ENGAGEMENT_TYPES on a person's posts over the last INFLUENCE_WINDOW_DAYS.
+    "INFLUENCE_WINDOW_DAYS": env.int("SCRM_INFLUENCE_WINDOW_DAYS", default=30),
+    "ENGAGEMENT_TYPES": env.list(
+        "SCRM_ENGAGEMENT_TYPES", default=["click", "like", "comment", "reply", "forward"]
+    ),
+    # Engagement rate smoothed towards the brand's rate: (engaged + m·prior) / (deliveries + m).
+    "ENGAGEMENT_PRIOR_DELIVERIES": env.float("SCRM_ENGAGEMENT_PRIOR_DELIVERIES", default=20.0),
+    # The prior when the brand delivered nothing in the window.
+    "ENGAGEMENT_PRIOR_RATE": env.float("SCRM_ENGAGEMENT_PRIOR_RATE", default=0.05),
+    # potential = W_TIES·(sum of the TOP_TIES strongest ties / TOP_TIES)
+    #           + W_ENGAGEMENT·(1 − e^(−engaged/ENGAGEMENT_SCALE))
+    #           + W_PURCHASES·(1 − e^(−purchases through their links/PURCHASE_SCALE))
+    "CANDIDATE_TOP_TIES": env.int("SCRM_CANDIDATE_TOP_TIES", default=10),
+    "CANDIDATE_W_TIES": env.float("SCRM_CANDIDATE_W_TIES", default=0.5),
+    "CANDIDATE_W_ENGAGEMENT": env.float("SCRM_CANDIDATE_W_ENGAGEMENT", default=0.3),
+    "CANDIDATE_W_PURCHASES": env.float("SCRM_CANDIDATE_W_PURCHASES", default=0.2),
+    "CANDIDATE_ENGAGEMENT_SCALE": env.float("SCRM_CANDIDATE_ENGAGEMENT_SCALE", default=10.0),
+    "CANDIDATE_PURCHASE_SCALE": env.float("SCRM_CANDIDATE_PURCHASE_SCALE", default=2.0),
 }
 
 # Tie strength (interactions.scoring.TieParams.from_settings). SPEC "Tie strength".
