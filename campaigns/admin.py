@@ -51,6 +51,15 @@ class BrandScopedAdmin(admin.ModelAdmin):
         return False  # rows are made through the services (API), not typed in
 
 
+class ReadOnlyScopedAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Ledger rows: analysts and up of the row's brand read them; nobody edits them."""
+
+    view_role = Role.ANALYST
+    add_role = None
+    change_role = None
+    delete_role = None
+
+
 def _caller_for(request, brand_id: int) -> Caller:
     membership = Membership.objects.filter(user=request.user, brand_id=brand_id).first()
     return Caller(
@@ -107,14 +116,11 @@ class PostAdmin(BrandScopedAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(BrandScopedAdmin):
+class DeliveryAdmin(ReadOnlyScopedAdmin):
     list_display = ["id", "post", "recipient", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     raw_id_fields = ["post", "recipient"]
     list_select_related = ["recipient"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _reason_list(reasons) -> str:
@@ -135,7 +141,7 @@ def _reason_list(reasons) -> str:
 
 
 @admin.register(PublishDecision)
-class PublishDecisionAdmin(BrandScopedAdmin):
+class PublishDecisionAdmin(ReadOnlyScopedAdmin):
     list_display = [
         "id",
         "post",
@@ -149,9 +155,6 @@ class PublishDecisionAdmin(BrandScopedAdmin):
     list_filter = ["decision"]
     raw_id_fields = ["post"]
     readonly_fields = ["explanation", "rules_fired"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Reasons")
     def explanation(self, obj) -> str:
