@@ -207,3 +207,26 @@ def test_analysts_see_the_admin_policy_but_cannot_change_it(brand, staff_client)
     client.post(page, {"policy": '{"sender_daily_cap": 1}'})
 
     assert fatigue_policy_for(brand_id=brand.pk).sender_daily_cap == 2
+
+
+def test_changing_the_window_rebuilds_the_brands_counters(
+    staff_client, brand, django_capture_on_commit_callbacks
+):
+    # given Redis without this brand's fatigue state
+    import redis as redis_lib
+    from django.conf import settings
+
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    ready = f"{{b:{brand.pk}}}:fat:ready"
+    assert not client.exists(ready)
+
+    # when a manager changes another field, then the window
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(URL, {"sender_daily_cap": 1}, format="json")
+    assert not client.exists(ready)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(URL, {"window_days": 14}, format="json")
+
+    # then the counters were rebuilt from the ledger for the new window
+    assert client.exists(ready)
+    client.close()
