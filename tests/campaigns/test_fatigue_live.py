@@ -497,3 +497,13 @@ def test_post_stats_and_admin_show_suppressions_by_reason(brand, staff_client):
     page = admin.get(f"/admin/campaigns/publishdecision/{decision.pk}/change/")
     assert page.status_code == 200
     assert b"1 recipient(s) muted the sender" in page.content
+
+
+def test_sender_caps_up_to_the_policys_maximum_are_enforced(brand):
+    # given the largest sender caps the policy accepts (beyond a recipient budget's wire size)
+    set_policy(brand, enabled_rules=SENDER_ONLY, sender_daily_cap=1000, sender_weekly_cap=1000)
+    author, _ = author_with_friends(brand, 1)
+
+    # then a commercial post goes out (the counters take any valid cap)
+    answer = publish(customer_client_for(author), new_post(author), at=NOON)
+    assert answer["decision"] == "published"
