@@ -202,19 +202,17 @@ def recipient_states(
                    AND i.type = ANY(%(engagement)s) AND p.commercial
                    AND i.occurred_at > %(lookback)s
                  GROUP BY i.actor_id
+            ), per_recipient AS (
+                SELECT e.rid,
+                       array_agg(e.at) FILTER (WHERE e.at > %(since)s) AS recent,
+                       count(*) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS ignored,
+                       max(e.at) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS last
+                  FROM exposed e LEFT JOIN engaged g ON g.rid = e.rid
+                 GROUP BY e.rid
             )
         """  # noqa: S608
-        exposure_cols = """,
-            (SELECT array_agg(e.at) FROM exposed e WHERE e.rid = f.rid AND e.at > %(since)s),
-            ignored.n, ignored.last
-        """
-        exposure_join = """
-            LEFT JOIN engaged g ON g.rid = f.rid
-            LEFT JOIN LATERAL (
-                SELECT count(*) AS n, max(e.at) AS last FROM exposed e
-                 WHERE e.rid = f.rid AND e.at > coalesce(g.at, '-infinity')
-            ) AS ignored ON true
-        """
+        exposure_cols = ", x.recent, x.ignored, x.last"
+        exposure_join = "LEFT JOIN per_recipient x ON x.rid = f.rid"
     else:
         exposure_sql = exposure_join = ""
         exposure_cols = ", NULL, 0, NULL"
