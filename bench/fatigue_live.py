@@ -5,8 +5,9 @@
 
 Builds one brand: a sender with N friends (random tie strengths, ~3 % muted or hid a post,
 ~5 % without consent) and S other senders who each posted one commercial post a day for the
-last 7 days to a random half of those friends (so the friends carry exposures, some ignored
-in a row, some liked). Then, in the same run:
+last 7 days, each to random friends so that a friend got E commercial exposures over the
+week on average (--exposures, default 4: about what the default budgets allow; 10 % of
+them liked, so some friends are in a back-off). Then, in the same run:
 - baseline: the bare query listing the sender's friends (the least any decision must read);
 - the inputs alone (`fatigue_inputs`: the sender's history and every friend's state);
 - `rules.decide` alone; `FatigueCounters.run(preview=True)` alone;
@@ -54,7 +55,12 @@ def main() -> None:
     parser.add_argument("--friends", type=int, default=500)
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--exposures", type=float, default=4.0)
     parser.add_argument("--publishes", type=int, default=30)
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN ANALYZE of the input queries"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the inputs, then stop")
     args = parser.parse_args()
     django_ready()
 
@@ -109,8 +115,9 @@ def main() -> None:
         for i in range(args.senders)
     )
     edges, posts, deliveries, likes = [], [], [], []
+    per_post = max(1, round(len(circle) * args.exposures / (len(others) * 7)))
     for sender in others:
-        audience = rnd.sample(circle, len(circle) // 2)
+        audience = rnd.sample(circle, min(len(circle), per_post * 4))
         edges += [
             Friendship(
                 brand=brand,
@@ -122,7 +129,7 @@ def main() -> None:
         ]
         for day in range(7, 0, -1):
             at = now - timedelta(days=day, minutes=rnd.randrange(600))
-            posts.append((sender.pk, at, audience))
+            posts.append((sender.pk, at, rnd.sample(audience, per_post)))
     Friendship.objects.bulk_create(edges, batch_size=5_000)
     created = Post.objects.bulk_create(
         Post(
@@ -181,9 +188,27 @@ def main() -> None:
 
     def inputs():
         return fatigue_live.fatigue_inputs(
-            author=author_row, commercial=True, now=timezone.now(), window=policy.window
+            author=author_row, commercial=True, now=timezone.now(), policy=policy
         )
 
+    if args.explain:
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            inputs()
+        for query in captured.captured_queries:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                print("\n".join(row[0] for row in cursor.fetchall()), "\n")
+        return
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [inputs() for _ in range(50)])
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+        return
     _, history, states = inputs()
     verdict = rules.decide(policy, timezone.now(), True, history, states)
     counters = fatigue_live.counters_for(brand_id=brand.pk)

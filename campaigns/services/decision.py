@@ -121,7 +121,7 @@ def decide(*, caller: Caller | None, post: Post, now: datetime, preview: bool) -
 
     policy = fatigue_policy_for(brand_id=post.brand_id)
     _, history, states = fatigue_live.fatigue_inputs(
-        author=post.author, commercial=post.commercial, now=now, window=policy.window
+        author=post.author, commercial=post.commercial, now=now, policy=policy
     )
     verdict = rules.decide(policy, now, post.commercial, history, states)
     reasons = list(verdict.reasons)
