@@ -2,9 +2,12 @@
 
     python -m scrm.devservers -- .venv/bin/python bench/publish.py [--friends 5000] [--runs 5]
 
-The service path locks the post, asks the decision (one query over friendships, pair flags
-and consent), fans out with one INSERT … SELECT, stores the decision. The baseline inserts
-the same rows with one bare INSERT … SELECT from the friendships (no decision, no flags).
+The service path locks the post, asks the fatigue decision (the author's history and every
+friend's state in two queries, the pure rules, the Redis counters), fans out with one
+INSERT … SELECT, stores the decision. The sender-level rules are switched off so that every
+run publishes (they are measured by bench/fatigue_live.py); the recipient rules stay on.
+The baseline inserts the same rows with one bare INSERT … SELECT from the friendships (no
+decision, no flags).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def main() -> None:
     from django.utils import timezone
 
     from campaigns.models import Post
+    from campaigns.services.fatigue_policy import fatigue_policy_update
     from campaigns.services.publish import post_publish
     from interactions.models import Tie
     from scrm.tenancy.services import Caller, CallerKind
@@ -47,6 +51,11 @@ def main() -> None:
         ]
     )
     caller = Caller(kind=CallerKind.CUSTOMER, brand_id=brand.pk, customer_id=author)
+    fatigue_policy_update(
+        brand_id=brand.pk,
+        data={"enabled_rules": ["cooldown", "recipient_daily_cap", "recipient_weekly_cap"]},
+        partial=True,
+    )
 
     service, baseline = [], []
     for _ in range(args.runs):

@@ -10,13 +10,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from customers.models import Customer
-from scrm.api.permissions import ALL_CALLERS
+from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
+from scrm.tenancy.models import Role
 
 from . import selectors
 from .campaign_serializers import ShareLinkSerializer
 from .filters import PostFilter
-from .models import Delivery, Post
+from .models import Delivery, FatiguePolicyRecord, Post
 from .serializers import (
+    FatiguePolicySerializer,
     FeedItemSerializer,
     PostCreateSerializer,
     PostDetailSerializer,
@@ -24,6 +26,7 @@ from .serializers import (
     PostUpdateSerializer,
     PublishAnswerSerializer,
 )
+from .services import fatigue_policy as policy_services
 from .services import posts as post_services
 from .services.conversions import share_link_issue
 from .services.publish import post_publish
@@ -158,3 +161,44 @@ class FeedView(GenericAPIView):
         engagement = selectors.feed_engagement(deliveries=page, viewer_id=customer_id)
         data = FeedItemSerializer(page, many=True, context={"engagement": engagement}).data
         return self.get_paginated_response(data)
+
+
+class FatiguePolicyView(GenericAPIView):
+    """The brand's fatigue rules. Read: staff (analyst and up) and app keys; write: managers.
+
+    PUT replaces the policy (fields left out take the defaults), PATCH changes the fields
+    given. Every change is audited (who, when, each field old → new).
+    """
+
+    queryset = FatiguePolicyRecord.objects.none()  # for the schema
+    allowed_callers = STAFF_AND_APP
+    read_role = Role.ANALYST
+    write_role = Role.MANAGER
+    serializer_class = FatiguePolicySerializer
+    pagination_class = None
+    filter_backends = []
+
+    def get_object(self) -> FatiguePolicyRecord:
+        return policy_services.fatigue_policy_get_or_create(brand_id=self.request.auth.brand_id)
+
+    @staticmethod
+    def _render(record: FatiguePolicyRecord) -> dict:
+        return {**record.policy, "updated_at": record.updated_at}
+
+    def _write(self, request, partial: bool) -> Response:
+        record = policy_services.fatigue_policy_update(
+            brand_id=request.auth.brand_id, data=request.data, partial=partial, caller=request.auth
+        )
+        return Response(FatiguePolicySerializer(self._render(record)).data)
+
+    @extend_schema(responses={200: FatiguePolicySerializer})
+    def get(self, request):
+        return Response(FatiguePolicySerializer(self._render(self.get_object())).data)
+
+    @extend_schema(request=FatiguePolicySerializer, responses={200: FatiguePolicySerializer})
+    def put(self, request):
+        return self._write(request, partial=False)
+
+    @extend_schema(request=FatiguePolicySerializer, responses={200: FatiguePolicySerializer})
+    def patch(self, request):
+        return self._write(request, partial=True)

@@ -1,6 +1,7 @@
 """Moments posts, their per-friend deliveries and the stored publish decisions; campaigns,
 enrollments with referral codes and free samples, and attributed conversions."""
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -108,7 +109,14 @@ class PublishDecision(models.Model):
     brand = models.ForeignKey("tenancy.Brand", on_delete=models.CASCADE, related_name="+")
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="decisions")
     decision = models.CharField(max_length=16)
-    reasons = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(
+        default=list, blank=True, help_text="The answer's reasons: [{code, message, data}]."
+    )
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every rule that fired, post-wide and per recipient, with its numbers.",
+    )
     delivered = models.PositiveIntegerField(default=0)
     suppressed = models.JSONField(default=dict, blank=True)
     deferred_until = models.DateTimeField(null=True, blank=True)
@@ -313,3 +321,51 @@ class Conversion(BrandScopedModel):
 
     def __str__(self) -> str:
         return f"order {self.order_id} ({self.amount} {self.currency})"
+
+
+# --- Fatigue policy ------------------------------------------------------------------------
+
+
+class FatiguePolicyRecord(models.Model):
+    """One brand's fatigue policy (``campaigns.fatigue.rules.FatiguePolicy.as_dict`` shape).
+
+    Created lazily from ``settings.SCRM_FATIGUE`` and the brand's time zone; every change goes
+    through ``campaigns.services.fatigue_policy`` and leaves a `FatiguePolicyChange`.
+    """
+
+    brand = models.OneToOneField(
+        "tenancy.Brand", on_delete=models.CASCADE, related_name="fatigue_policy"
+    )
+    policy = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "fatigue policy"
+        verbose_name_plural = "fatigue policies"
+
+    def __str__(self) -> str:
+        return f"fatigue policy of brand {self.brand_id}"
+
+
+class FatiguePolicyChange(models.Model):
+    """Audit row: who changed a brand's fatigue policy, when, and each field old → new."""
+
+    brand = models.ForeignKey("tenancy.Brand", on_delete=models.CASCADE, related_name="+")
+    policy = models.ForeignKey(
+        FatiguePolicyRecord, on_delete=models.CASCADE, related_name="changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_by_label = models.CharField(max_length=64, blank=True, help_text="Caller kind and id.")
+    changes = models.JSONField(help_text='{"field": {"old": …, "new": …}}')
+    old = models.JSONField()
+    new = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"fatigue policy change {self.pk} of brand {self.brand_id}"

@@ -87,11 +87,17 @@ class PostUpdateSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
+class DecisionReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The rule, e.g. sender_daily_cap, quiet_hours.")
+    message = serializers.CharField()
+    data = serializers.DictField(help_text="The rule's numbers.")
+
+
 class PublishAnswerSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(
         choices=[PostStatus.PUBLISHED, PostStatus.DEFERRED, PostStatus.REJECTED]
     )
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = DecisionReasonSerializer(many=True)
     delivered = serializers.IntegerField()
     suppressed = serializers.DictField(child=serializers.IntegerField())
     deferred_until = serializers.DateTimeField(allow_null=True)
@@ -132,3 +138,35 @@ class FeedItemSerializer(serializers.Serializer):
 
     def get_liked_by_me(self, obj) -> bool:
         return self._counts(obj)["liked_by_me"]
+
+
+class FatiguePolicySerializer(serializers.Serializer):
+    """A brand's fatigue rules (SPEC "Fatigue rules"). Validation is the policy's own
+    (``FatiguePolicy.from_dict``); this serializer documents the shape."""
+
+    time_zone = serializers.CharField(help_text="IANA time zone; defaults to the brand's.")
+    sender_daily_cap = serializers.IntegerField(min_value=0, max_value=1000)
+    sender_weekly_cap = serializers.IntegerField(min_value=0, max_value=1000)
+    sender_min_gap_hours = serializers.FloatField(min_value=0, max_value=72)
+    sender_commercial_share_max = serializers.FloatField(min_value=0, max_value=1)
+    quiet_hours_start = serializers.CharField(help_text="HH:MM, brand time zone")
+    quiet_hours_end = serializers.CharField(help_text="HH:MM, brand time zone")
+    recipient_daily_cap = serializers.IntegerField(min_value=0, max_value=100)
+    recipient_weekly_cap = serializers.IntegerField(min_value=0, max_value=100)
+    window_days = serializers.IntegerField(min_value=1, max_value=31)
+    cooldown_days = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True, min_value=0, max_value=3650),
+        help_text="block, report, mute_author, unfriend, hide_post → days (null: for good).",
+    )
+    backoff_after_ignored = serializers.IntegerField(min_value=1, max_value=100)
+    backoff_base_days = serializers.FloatField(min_value=0, max_value=365)
+    backoff_max_days = serializers.FloatField(min_value=0, max_value=365)
+    health_halve_rate = serializers.FloatField(min_value=0, max_value=1)
+    health_pause_rate = serializers.FloatField(min_value=0, max_value=1)
+    enabled_rules = serializers.ListField(
+        child=serializers.CharField(), help_text="Rules switched on."
+    )
+    brand_account_rules = serializers.ListField(
+        child=serializers.CharField(), help_text="Rules that also bind brand accounts."
+    )
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -47,3 +47,10 @@ def published_post(author: Customer, **fields):
     assert answer["decision"] == "published", answer
     post.refresh_from_db()
     return post
+
+
+def set_policy(brand, **fields):
+    """Change fields of the brand's fatigue policy (through the audited service)."""
+    from campaigns.services.fatigue_policy import fatigue_policy_update
+
+    return fatigue_policy_update(brand_id=brand.pk, data=fields, partial=True)

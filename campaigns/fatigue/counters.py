@@ -193,6 +193,12 @@ class FatigueCounters:
                 raise ValueError(f"budget {value} out of range 0..{MAX_BUDGET - 1}")
             return -1 if value is None else value
 
+        def cap(value: int | None) -> int:
+            # Sender caps travel as plain numbers: no byte limit (policy allows up to 1000).
+            if value is not None and value < 0:
+                raise ValueError(f"cap {value} is negative")
+            return -1 if value is None else value
+
         ttl_ms = (plan.window + TTL_SLACK) // timedelta(milliseconds=1)
         args: list[Any] = [
             "preview" if preview else "consume",
@@ -201,8 +207,8 @@ class FatigueCounters:
             1 if plan.commercial else 0,
             to_us(plan.day_start),
             plan.window // US,
-            off(plan.sender_daily_cap) if plan.commercial else -1,
-            off(plan.sender_weekly_cap) if plan.commercial else -1,
+            cap(plan.sender_daily_cap) if plan.commercial else -1,
+            cap(plan.sender_weekly_cap) if plan.commercial else -1,
             plan.sender_min_gap // US if plan.commercial and plan.sender_min_gap else -1,
             (
                 plan.sender_commercial_share_max

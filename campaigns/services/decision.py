@@ -1,109 +1,168 @@
 """The one publish decision: a verdict for the post and per-recipient exclusions.
 
-``decide`` is the seam fatigue rules plug into. Today it applies:
+``decide`` applies, in order:
 - the guards: the caller may publish for this author and the post is a draft or deferred
   (errors, not verdicts: 403 / 409);
 - commercial posts of a paused or retired advocate are rejected;
-- pair suppressions, read from the directed pair state (``interactions.Tie``, recipient →
-  author): ``blocked`` (either direction) and ``reported`` for good; ``unfriended``,
-  ``muted`` and ``hidden`` for the days in ``SCRM["PAIR_SUPPRESSION_DAYS"]``;
-- consent: recipients who opted out of marketing do not get commercial posts (``no_consent``).
-Exclusions are computed with one set-based query over the author's current friends.
+- a deferred post that is not due yet stays deferred;
+- the brand's fatigue policy (``campaigns.fatigue.rules.decide``) over the author's history
+  and every current friend's state, read from PostgreSQL in a few set queries
+  (``fatigue_live.fatigue_inputs``): sender caps, minimum gap, commercial share, quiet
+  hours, sender health, cool-downs after negative signals (the one source of pair
+  suppressions), marketing consent, back-off and recipient budgets;
+- then the Redis counters (``FatigueCounters.run``), which re-check every counted window
+  atomically and, unless previewing, consume them: a concurrent publish that took a cap
+  first turns the verdict into a rejection (or a deferral for the minimum gap). A cold
+  Redis is rebuilt from the durable ledger on the way.
+Nothing is consumed for a rejected, deferred or previewed post.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.conf import settings
-from django.db import connection
-
-from customers.models import Advocate, AdvocateStatus, Customer, Friendship
-from interactions.models import Tie
+from customers.models import Advocate, AdvocateStatus
 from scrm.api.errors import Conflict
 from scrm.tenancy.services import Caller
 
+from ..fatigue import rules
+from ..fatigue.rules import Outcome, Reason
 from ..models import Post, PostStatus
+from . import fatigue_live
+from .fatigue_policy import fatigue_policy_for
 from .posts import PUBLISHABLE, author_check
 
-PUBLISHED = "published"
-DEFERRED = "deferred"
-REJECTED = "rejected"
+PUBLISHED = Outcome.PUBLISHED.value
+DEFERRED = Outcome.DEFERRED.value
+REJECTED = Outcome.REJECTED.value
+
+# How long a post waits when the counters are being rebuilt by someone else.
+COLD_RETRY = timedelta(minutes=1)
+
+# Per-recipient reason code → what it means, for the stored explanation.
+SUPPRESSION_TEXT = {
+    "blocked": "blocked the sender or were blocked by them",
+    "reported": "reported the sender",
+    "muted": "muted the sender (cool-down)",
+    "unfriended": "unfriended the sender (cool-down)",
+    "hidden_post": "hid one of the sender's posts (cool-down)",
+    rules.NO_CONSENT: "opted out of marketing",
+    rules.BACKOFF_REASON: "ignored too many commercial posts in a row (back-off)",
+    "recipient_daily_cap": "reached their daily commercial budget",
+    "recipient_weekly_cap": "reached their commercial budget for the window",
+    "already_decided": "were decided by an earlier run of this post",
+}
 
 
 @dataclass(frozen=True)
 class Decision:
     decision: str
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # [{code, message, data}]
+    admitted: tuple[int, ...] = ()
     exclusions: dict[int, str] = field(default_factory=dict)  # recipient id → reason code
     deferred_until: datetime | None = None
+    pause_reason: str | None = None  # set when the author (an advocate) must be paused
+    rules: list[dict[str, Any]] = field(default_factory=list)  # every rule that fired
+
+    @property
+    def suppressed(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.exclusions.values()).items()))
 
 
-def friends_sql() -> str:
-    """The author's current friends as ``rid`` (parameter ``author``)."""
-    table = Friendship._meta.db_table
-    return f"""
-        SELECT customer_high_id AS rid FROM {table}
-         WHERE customer_low_id = %(author)s AND ended_at IS NULL
-        UNION ALL
-        SELECT customer_low_id FROM {table}
-         WHERE customer_high_id = %(author)s AND ended_at IS NULL
-    """  # noqa: S608 (table names only)
-
-
-def pair_exclusions(*, author_id: int, commercial: bool, now: datetime) -> dict[int, str]:
-    """Friends of ``author_id`` who must not get the post, with the reason, in one query."""
-    days = settings.SCRM["PAIR_SUPPRESSION_DAYS"]
-    tie, customer = Tie._meta.db_table, Customer._meta.db_table
-    sql = f"""
-        SELECT rid, reason FROM (
-            SELECT f.rid, CASE
-                WHEN t_in.blocked_at IS NOT NULL OR t_out.id IS NOT NULL THEN 'blocked'
-                WHEN t_in.reported_at IS NOT NULL THEN 'reported'
-                WHEN t_in.unfriended_at > %(unfriended_since)s THEN 'unfriended'
-                WHEN t_in.muted_at > %(muted_since)s THEN 'muted'
-                WHEN t_in.last_hidden_at > %(hidden_since)s THEN 'hidden'
-                WHEN %(commercial)s AND NOT c.marketing_consent THEN 'no_consent'
-            END AS reason
-            FROM ({friends_sql()}) AS f
-            JOIN {customer} AS c ON c.id = f.rid
-            LEFT JOIN {tie} AS t_in ON t_in.source_id = f.rid AND t_in.target_id = %(author)s
-            LEFT JOIN {tie} AS t_out ON t_out.source_id = %(author)s AND t_out.target_id = f.rid
-                  AND t_out.blocked_at IS NOT NULL
-        ) AS verdicts
-        WHERE reason IS NOT NULL
-    """  # noqa: S608
-    params = {
-        "author": author_id,
-        "commercial": commercial,
-        "unfriended_since": now - timedelta(days=days["unfriended"]),
-        "muted_since": now - timedelta(days=days["muted"]),
-        "hidden_since": now - timedelta(days=days["hidden"]),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
-def publish_guard(*, caller: Caller, post: Post) -> None:
-    author_check(caller=caller, author=post.author)
+def publish_guard(*, caller: Caller | None, post: Post) -> None:
+    """``caller`` None: the deferred-post task, re-checking a post its author already sent."""
+    if caller is not None:
+        author_check(caller=caller, author=post.author)
     if post.status not in PUBLISHABLE:
         raise Conflict(f"A {post.status} post cannot be published.")
 
 
-def decide(*, caller: Caller, post: Post, now: datetime) -> Decision:
-    """The verdict for publishing ``post`` now. Reads only; consumes nothing."""
+def _verdict(decision: str, reasons: list[Reason], **kwargs: Any) -> Decision:
+    as_dicts = [reason.as_dict() for reason in reasons]
+    return Decision(decision=decision, reasons=as_dicts, rules=list(as_dicts), **kwargs)
+
+
+def _suppression_rules(exclusions: dict[int, str], policy: rules.FatiguePolicy) -> list[dict]:
+    counts = Counter(exclusions.values())
+    out = []
+    for code, n in sorted(counts.items()):
+        data: dict[str, Any] = {"recipients": n}
+        if code == "recipient_daily_cap":
+            data["base_budget"] = policy.recipient_daily_cap
+        elif code == "recipient_weekly_cap":
+            data |= {"base_budget": policy.recipient_weekly_cap, "window_days": policy.window_days}
+        text = SUPPRESSION_TEXT.get(code, code)
+        out.append({"code": code, "message": f"{n} recipient(s) {text}", "data": data})
+    return out
+
+
+def decide(*, caller: Caller | None, post: Post, now: datetime, preview: bool) -> Decision:
+    """The verdict for publishing ``post`` now; consumes the Redis counters unless
+    ``preview`` (or the verdict is not to publish). Writes nothing to PostgreSQL."""
     publish_guard(caller=caller, post=post)
     if post.commercial:
-        status = (
+        advocate = (
             Advocate.objects.filter(customer_id=post.author_id)
-            .values_list("status", flat=True)
+            .values_list("status", "status_reason")
             .first()
         )
-        if status in (AdvocateStatus.PAUSED, AdvocateStatus.RETIRED):
-            return Decision(decision=REJECTED, reasons=[f"advocate_{status}"])
+        if advocate and advocate[0] in (AdvocateStatus.PAUSED, AdvocateStatus.RETIRED):
+            status, why = advocate
+            message = f"the author is a {status} advocate" + (f": {why}" if why else "")
+            return _verdict(REJECTED, [Reason(f"advocate_{status}", message, {})])
     if post.status == PostStatus.DEFERRED and post.deferred_until and post.deferred_until > now:
-        return Decision(decision=DEFERRED, reasons=["deferred"], deferred_until=post.deferred_until)
-    exclusions = pair_exclusions(author_id=post.author_id, commercial=post.commercial, now=now)
-    return Decision(decision=PUBLISHED, exclusions=exclusions)
+        reason = Reason(
+            "deferred", "the post is deferred until its time", {"until": post.deferred_until}
+        )
+        return _verdict(DEFERRED, [reason], deferred_until=post.deferred_until)
+
+    policy = fatigue_policy_for(brand_id=post.brand_id)
+    _, history, states = fatigue_live.fatigue_inputs(
+        author=post.author, commercial=post.commercial, now=now, policy=policy
+    )
+    verdict = rules.decide(policy, now, post.commercial, history, states)
+    reasons = list(verdict.reasons)
+    if verdict.decision is Outcome.REJECTED:
+        pause = reasons[0].message if verdict.pause_advocate and reasons else None
+        return _verdict(REJECTED, reasons, pause_reason=pause)
+    if verdict.decision is Outcome.DEFERRED:
+        return _verdict(DEFERRED, reasons, deferred_until=verdict.deferred_until)
+
+    exclusions = dict(verdict.exclusions)
+    admitted = tuple(verdict.admitted)
+    if verdict.plan is not None:
+        counters = fatigue_live.counters_for(brand_id=post.brand_id)
+        result = counters.run(
+            post_id=post.pk,
+            plan=verdict.plan,
+            preview=preview,
+            ledger=fatigue_live.ledger_loader(
+                brand_id=post.brand_id, now=now, window=policy.window
+            ),
+        )
+        if result.status == "cold":
+            reason = Reason(
+                "counters_rebuilding",
+                "fatigue counters are being rebuilt from the ledger; retrying shortly",
+                {},
+            )
+            return _verdict(DEFERRED, [reason], deferred_until=now + COLD_RETRY)
+        if result.status == "rejected":
+            refused = result.reason()
+            if result.rule == rules.Rule.SENDER_MIN_GAP and result.retry_at is not None:
+                return _verdict(DEFERRED, [*reasons, refused], deferred_until=result.retry_at)
+            return _verdict(REJECTED, [*reasons, refused])
+        if post.commercial:
+            admitted = tuple(result.admitted)
+            exclusions |= result.refused
+    as_dicts = [reason.as_dict() for reason in reasons]
+    return Decision(
+        decision=PUBLISHED,
+        reasons=as_dicts,
+        admitted=admitted,
+        exclusions=exclusions,
+        rules=[*as_dicts, *_suppression_rules(exclusions, policy)],
+    )

@@ -199,13 +199,14 @@ SCRM = {
     # Posts
     "POST_TEXT_MAX_CHARS": env.int("SCRM_POST_TEXT_MAX_CHARS", default=2_000),
     "POST_MAX_IMAGES": env.int("SCRM_POST_MAX_IMAGES", default=9),
-    # Publishing: days a pair stays suppressed after the recipient muted / unfriended the
-    # author or hid one of their posts (block and report suppress for good).
-    "PAIR_SUPPRESSION_DAYS": {
-        "muted": env.int("SCRM_SUPPRESS_MUTED_DAYS", default=90),
-        "unfriended": env.int("SCRM_SUPPRESS_UNFRIENDED_DAYS", default=90),
-        "hidden": env.int("SCRM_SUPPRESS_HIDDEN_DAYS", default=30),
-    },
+    # Publishing: pair cool-downs after negative signals are the brand's fatigue policy
+    # (SCRM_FATIGUE["COOLDOWN_DAYS"] are its defaults). Back-off counts ignored commercial
+    # exposures since the recipient's last engagement, looking back at most this many days.
+    "FATIGUE_IGNORED_LOOKBACK_DAYS": env.int("SCRM_FATIGUE_IGNORED_LOOKBACK_DAYS", default=90),
+    # Deferred posts: the beat task publishes those that are due, this many per run, every
+    # DEFERRED_PUBLISH_EVERY_MINUTES (installed by `manage.py install_publishing_schedule`).
+    "DEFERRED_PUBLISH_EVERY_MINUTES": env.int("SCRM_DEFERRED_PUBLISH_EVERY_MINUTES", default=1),
+    "DEFERRED_PUBLISH_BATCH": env.int("SCRM_DEFERRED_PUBLISH_BATCH", default=200),
     # Interaction ingest
     "INGEST_BATCH_MAX_EVENTS": env.int("SCRM_INGEST_BATCH_MAX_EVENTS", default=1_000),
     "INGEST_PAYLOAD_MAX_BYTES": env.int("SCRM_INGEST_PAYLOAD_MAX_BYTES", default=4_096),

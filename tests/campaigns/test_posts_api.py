@@ -204,7 +204,9 @@ def test_rejected_post_of_paused_advocate_can_be_edited_back_to_draft(staff_clie
 
     assert answer == {
         "decision": "rejected",
-        "reasons": ["advocate_paused"],
+        "reasons": [
+            {"code": "advocate_paused", "message": "the author is a paused advocate", "data": {}}
+        ],
         "delivered": 0,
         "suppressed": {},
         "deferred_until": None,

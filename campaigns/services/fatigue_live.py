@@ -1,0 +1,302 @@
+"""The fatigue engine's live side: state from PostgreSQL, counters in Redis, their rebuild.
+
+- `fatigue_inputs` builds `SenderHistory` and one `RecipientState` per current friend of the
+  author in two set-based queries;
+- `ledger_for` reads the durable ledger (published posts, delivered commercial exposures) that
+  `FatigueCounters.rebuild` restores Redis from;
+- `counters_for` / `counters_rebuild` give the brand's Redis windows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
+from interactions.models import NEGATIVE_TYPES, Interaction, Tie
+
+from ..fatigue.counters import ExposureRecord, FatigueCounters, Ledger, RebuildStats, from_us
+from ..fatigue.counters import SenderPostRecord as LedgerPost
+from ..fatigue.rules import (
+    FatiguePolicy,
+    RecipientState,
+    SenderHistory,
+    SenderKind,
+    SentPost,
+    recipient_budget,
+)
+from ..models import Delivery, DeliveryStatus, Post, PostStatus
+from .fatigue_policy import fatigue_policy_for
+
+# Statuses of posts that went out (a withdrawn post was seen before it was taken down).
+SENT_STATUSES = (PostStatus.PUBLISHED, PostStatus.WITHDRAWN)
+
+# Tie flag columns (recipient → author) → the negative signal of the rules.
+FLAG_SIGNALS = (
+    ("blocked_at", "block"),
+    ("reported_at", "report"),
+    ("muted_at", "mute_author"),
+    ("unfriended_at", "unfriend"),
+    ("last_hidden_at", "hide_post"),
+)
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+def fatigue_redis() -> redis.Redis:
+    """The process-wide client for the fatigue counters (``REDIS_URL``)."""
+    return _client(settings.REDIS_URL)
+
+
+def counters_for(*, brand_id: int) -> FatigueCounters:
+    return FatigueCounters(fatigue_redis(), brand_id)
+
+
+# --- the durable ledger ----------------------------------------------------------------
+
+
+def ledger_for(*, brand_id: int, since: datetime) -> Ledger:
+    """Posts that went out and delivered commercial exposures after ``since``, with post ids
+    (the Redis members), read from PostgreSQL."""
+    posts = list(
+        Post.objects.filter(
+            brand_id=brand_id, status__in=SENT_STATUSES, published_at__gt=since
+        ).values_list("author_id", "published_at", "commercial", "pk")
+    )
+    exposures = list(
+        Delivery.objects.filter(
+            brand_id=brand_id,
+            status=DeliveryStatus.DELIVERED,
+            post__commercial=True,
+            created_at__gt=since,
+        ).values_list("recipient_id", "created_at", "post_id")
+    )
+    return Ledger(
+        sender_posts=[LedgerPost(*row) for row in posts],
+        exposures=[ExposureRecord(*row) for row in exposures],
+    )
+
+
+def ledger_loader(*, brand_id: int, now: datetime, window: timedelta):
+    """A callable for ``FatigueCounters.run(ledger=…)``: the automatic rebuild."""
+    return lambda: ledger_for(brand_id=brand_id, since=now - window)
+
+
+def counters_rebuild(*, brand_id: int, now: datetime | None = None) -> RebuildStats | None:
+    """Replace the brand's Redis windows with the ledger (None: a rebuild was running)."""
+    now = now or timezone.now()
+    window = fatigue_policy_for(brand_id=brand_id).window
+    ledger = ledger_for(brand_id=brand_id, since=now - window)
+    return counters_for(brand_id=brand_id).rebuild(ledger, now=now, window=window, force=True)
+
+
+# --- the inputs of one decision --------------------------------------------------------
+
+
+def sender_kind(*, author: Customer) -> str:
+    if author.kind == CustomerKind.BRAND_ACCOUNT:
+        return SenderKind.BRAND_ACCOUNT
+    is_advocate = (
+        Advocate.objects.filter(customer_id=author.pk)
+        .exclude(status=AdvocateStatus.RETIRED)
+        .exists()
+    )
+    return SenderKind.ADVOCATE if is_advocate else SenderKind.CONSUMER
+
+
+def sender_history(
+    *, author: Customer, kind: str, now: datetime, window: timedelta
+) -> SenderHistory:
+    """The author's posts over the window, and their health: negative signals on them by
+    anyone over the window / distinct recipients their posts were delivered to in it."""
+    post, delivery, interaction = (
+        Post._meta.db_table,
+        Delivery._meta.db_table,
+        Interaction._meta.db_table,
+    )
+    sql = f"""
+        SELECT
+          (SELECT array_agg(p.published_at ORDER BY p.published_at) FROM {post} p
+            WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
+              AND p.published_at > %(since)s),
+          (SELECT array_agg(p.commercial ORDER BY p.published_at) FROM {post} p
+            WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
+              AND p.published_at > %(since)s),
+          (SELECT count(DISTINCT d.recipient_id)
+             FROM {delivery} d JOIN {post} p ON p.id = d.post_id
+            WHERE p.author_id = %(author)s AND d.status = 'delivered'
+              AND d.created_at > %(since)s),
+          (SELECT count(*) FROM {interaction} i
+            WHERE i.brand_id = %(brand)s AND i.target_id = %(author)s
+              AND i.type = ANY(%(negative)s) AND i.occurred_at > %(since)s
+              AND i.occurred_at <= %(now)s)
+    """  # noqa: S608 (table names only)
+    params = {
+        "author": author.pk,
+        "brand": author.brand_id,
+        "sent": list(SENT_STATUSES),
+        "since": now - window,
+        "now": now,
+        "negative": sorted(NEGATIVE_TYPES),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        times, flags, reached, negative = cursor.fetchone()
+    return SenderHistory(
+        sender_id=author.pk,
+        kind=kind,
+        posts=[SentPost(at, bool(c)) for at, c in zip(times or [], flags or [], strict=True)],
+        recipients_reached=reached,
+        negative_actions=negative,
+    )
+
+
+def friends_sql() -> str:
+    """The author's current friends as ``rid`` (parameter ``author``)."""
+    from customers.models import Friendship
+
+    table = Friendship._meta.db_table
+    return f"""
+        SELECT customer_high_id AS rid FROM {table}
+         WHERE customer_low_id = %(author)s AND ended_at IS NULL
+        UNION
+        SELECT customer_low_id FROM {table}
+         WHERE customer_high_id = %(author)s AND ended_at IS NULL
+    """  # noqa: S608 (table names only)
+
+
+def recipient_states(
+    *,
+    author: Customer,
+    commercial: bool,
+    now: datetime,
+    window: timedelta,
+    lookback: timedelta,
+    keep: int,
+) -> list[RecipientState]:
+    """One state per current friend of ``author``, in one query.
+
+    - strength: ``Tie.strength`` of the pair (0 without a row);
+    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
+      author's block of the recipient, which suppresses the pair as well);
+    - exposures: the recipient's newest ``keep`` delivered commercial posts from any of the
+      brand's senders over the window (with ``keep`` ≥ every budget, counting only these
+      decides exactly as counting all: the rules only ask whether a count reaches a budget);
+    - ignored in a row: delivered commercial posts since the recipient's last engagement
+      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
+    For a non-commercial post only the negatives are read.
+    """
+    customer, tie = Customer._meta.db_table, Tie._meta.db_table
+    delivery, post, interaction = (
+        Delivery._meta.db_table,
+        Post._meta.db_table,
+        Interaction._meta.db_table,
+    )
+    flags = ", ".join(f"t_in.{column}" for column, _ in FLAG_SIGNALS)
+    if commercial:
+        exposure_sql = f"""
+            , exposed AS (
+                SELECT d.recipient_id AS rid, d.created_at AS at
+                  FROM {delivery} d JOIN {post} p ON p.id = d.post_id
+                 WHERE d.brand_id = %(brand)s AND d.recipient_id IN (SELECT rid FROM f)
+                   AND d.status = 'delivered' AND p.commercial AND d.created_at > %(lookback)s
+                   AND d.created_at <= %(now)s
+            ), engaged AS (
+                SELECT i.actor_id AS rid, max(i.occurred_at) AS at
+                  FROM {interaction} i JOIN {post} p ON p.id = i.post_id
+                 WHERE i.brand_id = %(brand)s AND i.actor_id IN (SELECT rid FROM f)
+                   AND i.type = ANY(%(engagement)s) AND p.commercial
+                   AND i.occurred_at > %(lookback)s
+                 GROUP BY i.actor_id
+            ), per_recipient AS (
+                SELECT e.rid,
+                       (array_agg((extract(epoch FROM e.at) * 1000000)::bigint
+                                  ORDER BY e.at DESC)
+                          FILTER (WHERE e.at > %(since)s))[1:%(keep)s] AS recent_us,
+                       count(*) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS ignored,
+                       max(e.at) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS last
+                  FROM exposed e LEFT JOIN engaged g ON g.rid = e.rid
+                 GROUP BY e.rid
+            )
+        """  # noqa: S608
+        # Exposure times travel as integer µs: thousands of timestamptz values per decision
+        # cost more to parse than the query takes to run.
+        exposure_cols = ", x.recent_us, x.ignored, x.last"
+        exposure_join = "LEFT JOIN per_recipient x ON x.rid = f.rid"
+    else:
+        exposure_sql = exposure_join = ""
+        exposure_cols = ", NULL, 0, NULL"
+    sql = f"""
+        WITH f AS ({friends_sql()}) {exposure_sql}
+        SELECT f.rid, c.marketing_consent, coalesce(t_out.strength, t_in.strength, 0),
+               {flags}, t_out.blocked_at {exposure_cols}
+          FROM f
+          JOIN {customer} c ON c.id = f.rid
+          LEFT JOIN {tie} t_in ON t_in.source_id = f.rid AND t_in.target_id = %(author)s
+          LEFT JOIN {tie} t_out ON t_out.source_id = %(author)s AND t_out.target_id = f.rid
+          {exposure_join}
+         ORDER BY f.rid
+    """  # noqa: S608
+    params = {
+        "author": author.pk,
+        "brand": author.brand_id,
+        "now": now,
+        "since": now - window,
+        "lookback": now - max(lookback, window),
+        "engagement": list(settings.SCRM["ENGAGEMENT_TYPES"]),
+        "keep": max(keep, 1),
+    }
+    states = []
+    width = len(FLAG_SIGNALS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            rid, consent, strength = row[0], row[1], row[2]
+            marks = row[3 : 3 + width]
+            author_blocked = row[3 + width]
+            exposures, ignored, last_ignored = row[4 + width :]
+            negatives = {
+                signal: at for (_, signal), at in zip(FLAG_SIGNALS, marks, strict=True) if at
+            }
+            if author_blocked and "block" not in negatives:
+                negatives["block"] = author_blocked
+            states.append(
+                RecipientState(
+                    recipient_id=rid,
+                    strength=float(strength or 0.0),
+                    exposures=tuple(from_us(us) for us in exposures or ()),
+                    negatives=negatives,
+                    ignored_in_row=int(ignored or 0),
+                    last_ignored_at=last_ignored,
+                    marketing_consent=bool(consent),
+                )
+            )
+    return states
+
+
+def fatigue_inputs(
+    *, author: Customer, commercial: bool, now: datetime, policy: FatiguePolicy
+) -> tuple[str, SenderHistory, list[RecipientState]]:
+    """(sender kind, history, recipient states) of ``author`` for a post at ``now``."""
+    kind = sender_kind(author=author)
+    history = sender_history(author=author, kind=kind, now=now, window=policy.window)
+    lookback = timedelta(days=settings.SCRM["FATIGUE_IGNORED_LOOKBACK_DAYS"])
+    # The largest budget any tie strength can give (strength 1: base × 1.5, rounded).
+    keep = recipient_budget(max(policy.recipient_daily_cap, policy.recipient_weekly_cap), 1.0)
+    states = recipient_states(
+        author=author,
+        commercial=commercial,
+        now=now,
+        window=policy.window,
+        lookback=lookback,
+        keep=keep,
+    )
+    return kind, history, states
