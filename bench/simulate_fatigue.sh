@@ -23,4 +23,6 @@ DJANGO_SETTINGS_MODULE=scrm.settings.local CUSTOMERS="$customers" WEEKS="$weeks"
       --policy "enabled_rules=[\"cooldown\",\"recipient_daily_cap\",\"recipient_weekly_cap\"]"
     sim --brand sim --weeks "$WEEKS" --no-chart \
       --policy "enabled_rules=[\"quiet_hours\",\"sender_daily_cap\",\"sender_weekly_cap\",\"sender_min_gap\",\"sender_commercial_share\",\"sender_health\",\"cooldown\"]"
+    sim --brand sim --weeks "$WEEKS" --no-chart --policy "enabled_rules=[$ALL]" \
+      --policy recipient_daily_cap=2 --policy recipient_weekly_cap=8
     sim --customers "$CUSTOMERS" --weeks "$WEEKS" --no-chart'

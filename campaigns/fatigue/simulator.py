@@ -974,7 +974,7 @@ def plot(comparison: Comparison, path: str, title: str = "") -> None:
 
     panels = (
         ("commercial_deliveries", "commercial deliveries"),
-        ("unique_reached", "unique recipients reached"),
+        ("unique_reached", "unique recipients reached per week"),
         ("engagements", "engagements"),
         ("conversions", "conversions"),
         ("mutes+blocks", "mutes + blocks"),
