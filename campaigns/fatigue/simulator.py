@@ -63,7 +63,7 @@ Sources
   Twitter", CHI 2011: bursty posting (many posts in a short time) and non-reciprocal,
   low-interaction ties are the strongest predictors of an unfollow — hence the burst term and
   the strength term (strength includes reciprocity and interaction intensity).
-* /work/shared/seeds (W. Cui, "Explore the influence of key-consumer-leaders ... private domain
+* The seeds of SPEC (W. Cui, "Explore the influence of key-consumer-leaders ... private domain
   traffic", 2020, citing iMedia surveys): over 60% of WeChat users receive friends' ads every
   day, about 4.2% bought a friend-recommended product in the past month, many block such
   friends; 37.5% delete a merchant's account immediately once they lose interest (48.9% keep it
