@@ -1,14 +1,18 @@
 """Ingest N events through the HTTP batch endpoint vs raw COPY of the same rows.
 
     python -m scrm.devservers -- .venv/bin/python bench/ingest.py [--events 1000000]
-        [--workers 3] [--threads 6] [--batch 1000] [--duplicates 0.05]
+        [--workers 3] [--server-threads 1] [--threads 6] [--batch 1000]
+        [--duplicates 0.05] [--copy-runs 3]
 
-Starts gunicorn (``--workers`` processes, persistent DB connections) on a free port, sends
-the events as ``interactions/batch/`` requests of ``--batch`` events from ``--threads``
-keep-alive client connections (a share of events is re-sent later as duplicates), then
-COPYs exactly the rows that were stored into an identical table (``LIKE … INCLUDING ALL``
-plus the same foreign keys: same columns, defaults, checks, indexes and constraints) and
-prints events/s for both and their ratio.
+Starts gunicorn (``--workers`` processes of ``--server-threads`` threads, persistent DB
+connections) on a free port, sends the events as ``interactions/batch/`` requests of
+``--batch`` events from ``--threads`` keep-alive client connections (a share of events is
+re-sent later as duplicates), then COPYs exactly the rows that were stored into an identical
+table (``LIKE … INCLUDING ALL`` plus the same foreign keys: same columns, defaults, checks,
+indexes and constraints), ``--copy-runs`` times into a fresh table, and prints events/s for
+both, their ratio (against the fastest COPY), the load average and the CPU time per 1,000
+events of gunicorn, PostgreSQL and the client (wall-clock rates are noisy on a shared
+machine; CPU per event much less).
 """
 
 from __future__ import annotations
