@@ -79,8 +79,12 @@ class Interaction(BrandScopedModel):
                 condition=~Q(actor=models.F("target")), name="interaction_no_self"
             ),
         ]
+        # Every index is paid for by every ingested row; each one here serves a query:
+        # actor/target (their own FK indexes): cascades, the API's actor/target filters and
+        # ingest's like-state probe; (post, type): post stats, reports and the feed counts;
+        # (brand, -id): the brand's log, newest first; unscored: the scoring claim/sweeper.
+        # No (brand, actor, target, occurred_at): no query reads a pair's timeline.
         indexes = [
-            models.Index(fields=["brand", "actor", "target", "occurred_at"]),
             models.Index(
                 fields=["post", "type"], condition=Q(post__isnull=False), name="ix_post_type"
             ),

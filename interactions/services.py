@@ -8,13 +8,13 @@ in plain Python, then writes the accepted rows with one
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
@@ -77,10 +77,20 @@ def _as_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
+        return value if 0 < value < 1 << 63 else None  # a bigint
     if isinstance(value, str) and value.isdigit() and len(value) < 19:
         return int(value) or None
     return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Event | dict:
@@ -89,7 +99,12 @@ def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Eve
         return _error("non_field_errors", "Each event must be an object.")
     ev = _Event()
     event_id = raw.get("event_id")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > EVENT_ID_MAX:
+    if (
+        not isinstance(event_id, str)
+        or not event_id
+        or len(event_id) > EVENT_ID_MAX
+        or "\x00" in event_id
+    ):
         return _error("event_id", f"A string of 1 to {EVENT_ID_MAX} characters is required.")
     ev.event_id = event_id
     kind = raw.get("type")
@@ -138,12 +153,22 @@ def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Eve
         payload = {}
     if not isinstance(payload, dict):
         return _error("payload", "Must be an object.")
-    ev.payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    if len(ev.payload.encode()) > payload_cap:
+    try:
+        encoded = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)  # compact UTF-8
+    except TypeError:  # not JSON: a lone surrogate, an integer beyond 64 bits, …
+        return _error("payload", "Must be a JSON object of plain values.")
+    if len(encoded) > payload_cap:
         return _error("payload", f"At most {payload_cap} bytes of JSON.")
+    if b"\\u0000" in encoded and _has_nul(payload):  # jsonb cannot store U+0000
+        return _error("payload", "Must not contain NUL characters.")
+    ev.payload = encoded.decode()
 
     forwarded_from = raw.get("forwarded_from") or ""
-    if not isinstance(forwarded_from, str) or len(forwarded_from) > EVENT_ID_MAX:
+    if (
+        not isinstance(forwarded_from, str)
+        or len(forwarded_from) > EVENT_ID_MAX
+        or "\x00" in forwarded_from
+    ):
         return _error("forwarded_from", "Must be the event_id of a forward.")
     if forwarded_from and ev.post is None:
         return _error("forwarded_from", "Only post events can come through a forward.")
@@ -154,17 +179,126 @@ def _parse(raw: Any, caller: Caller, latest: datetime, payload_cap: int) -> _Eve
 
 
 def _fetch(sql: str, params: list | dict) -> list[tuple]:
-    """Run one statement with server-side binding and binary parameters.
+    """Run one statement with server-side binding and binary parameters and results.
 
     Django's psycopg cursors interpolate parameters on the client, which quotes every array
-    element in Python; for 1,000-row ``unnest`` arrays, binding them as binary values on the
-    server is several times cheaper. The statement runs on Django's connection, inside the
-    current transaction.
+    element in Python. Statements here use ``%b`` placeholders: lists are sent as binary
+    arrays (``%s`` would send lists of strings as text arrays, escaping every element with a
+    regex in Python: ≈ 25 ms instead of ≈ 4 ms for the INSERT of a 1,000-event batch). The
+    statement runs on Django's connection, inside the current transaction.
     """
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall() if cursor.description else []
+
+
+@dataclass(slots=True)
+class _Lookups:
+    posts: dict[int, tuple[int, str]]  # id → (author, status)
+    customers: set[int]
+    delivered: set[tuple[int, int]]  # (post, recipient) with a delivered Delivery
+    forwards: dict[str, tuple[int, int]]  # stored forward event_id → (post, chain depth)
+    # (actor, post) → occurred_at of the like currently in force (None: not liked). Likes
+    # and unlikes alternate, so the one in force is the latest stored like; an unlike
+    # records its time as ``cancels_at`` (scoring dates the take-back there).
+    liked: dict[tuple[int, int], datetime | None]
+    existing: set[str]  # event ids already stored
+
+
+def _lookup(brand: int, parsed: list[_Event]) -> _Lookups:
+    """Everything the batch refers to, in one statement (one round trip, one snapshot).
+
+    Each part answers rows tagged with a letter. Every part probes an index per key through
+    a ``LATERAL`` subquery (``LIMIT`` keeps it from being flattened into a join), so the
+    cost follows the batch, not the table, whatever the statistics say: for a freshly
+    loaded table or a new brand the planner otherwise scans all of the brand's rows (or
+    hashes the whole delivery table) per batch.
+
+    The duplicate check reads the same snapshot as the references: a concurrent batch
+    committed before this statement answers ``duplicate`` here, one committed after it is
+    caught by the INSERT's ``ON CONFLICT``.
+    """
+    post_ids, people, pairs, like_pairs, refs = set(), set(), set(), set(), set()
+    for ev in parsed:
+        people.add(ev.actor)
+        if ev.target is not None:
+            people.add(ev.target)
+        if ev.post is not None:
+            post_ids.add(ev.post)
+            pairs.add((ev.post, ev.actor))
+            if ev.type == "like" or ev.type == "unlike":
+                like_pairs.add((ev.actor, ev.post))
+        if ev.forwarded_from:
+            refs.add(ev.forwarded_from)
+    sql = f"""
+        WITH p AS (
+            SELECT p.id, p.author_id, p.status FROM unnest(%(posts)b::bigint[]) AS x(id)
+             CROSS JOIN LATERAL (SELECT id, author_id, status FROM {Post._meta.db_table}
+                                  WHERE id = x.id AND brand_id = %(brand)b LIMIT 1) AS p
+        )
+        SELECT 'p', id, author_id, status, NULL::timestamptz FROM p
+        UNION ALL
+        SELECT 'c', c.id, NULL, NULL, NULL
+          FROM unnest(%(people)b::bigint[] || ARRAY(SELECT author_id FROM p)) AS x(id)
+         CROSS JOIN LATERAL (SELECT id FROM {Customer._meta.db_table}
+                              WHERE id = x.id AND brand_id = %(brand)b LIMIT 1) AS c
+        UNION ALL
+        SELECT 'd', x.p, x.r, NULL, NULL
+          FROM unnest(%(dp)b::bigint[], %(dr)b::bigint[]) AS x(p, r)
+         CROSS JOIN LATERAL (SELECT FROM {Delivery._meta.db_table} AS d
+                              WHERE d.post_id = x.p AND d.recipient_id = x.r
+                                AND d.status = 'delivered' LIMIT 1) AS d
+        UNION ALL
+        SELECT 'f', f.post_id, f.chain_depth, x.e, NULL FROM unnest(%(refs)b::text[]) AS x(e)
+         CROSS JOIN LATERAL (SELECT post_id, chain_depth FROM {Interaction._meta.db_table}
+                              WHERE brand_id = %(brand)b AND event_id = x.e
+                                AND type = 'forward' LIMIT 1) AS f
+        UNION ALL
+        SELECT 'l', x.a, x.p, NULL, CASE WHEN s.net > 0 THEN s.like_at END
+          FROM unnest(%(la)b::bigint[], %(lp)b::bigint[]) AS x(a, p)
+         CROSS JOIN LATERAL (
+                SELECT sum(CASE WHEN i.type = 'like' THEN 1 ELSE -1 END) AS net,
+                       (array_agg(i.occurred_at ORDER BY i.id DESC)
+                            FILTER (WHERE i.type = 'like'))[1] AS like_at
+                  FROM {Interaction._meta.db_table} AS i
+                 WHERE i.actor_id = x.a AND i.post_id = x.p AND i.type IN ('like', 'unlike')
+               ) AS s
+         WHERE s.net IS NOT NULL
+        UNION ALL
+        SELECT 'e', NULL, NULL, x.e, NULL FROM unnest(%(events)b::text[]) AS x(e)
+         CROSS JOIN LATERAL (SELECT FROM {Interaction._meta.db_table}
+                              WHERE brand_id = %(brand)b AND event_id = x.e LIMIT 1) AS i
+    """  # noqa: S608
+    rows = _fetch(
+        sql,
+        {
+            "brand": brand,
+            "posts": list(post_ids),
+            "people": list(people),
+            "dp": [p for p, _ in pairs],
+            "dr": [r for _, r in pairs],
+            "refs": list(refs),
+            "la": [a for a, _ in like_pairs],
+            "lp": [p for _, p in like_pairs],
+            "events": list({ev.event_id for ev in parsed}),
+        },
+    )
+    found = _Lookups({}, set(), set(), {}, {}, set())
+    for tag, a, b, text, when in rows:
+        if tag == "c":
+            found.customers.add(a)
+        elif tag == "d":
+            found.delivered.add((a, b))
+        elif tag == "e":
+            found.existing.add(text)
+        elif tag == "p":
+            found.posts[a] = (b, text)
+        elif tag == "l":
+            found.liked[(a, b)] = when
+        else:
+            found.forwards[text] = (a, b)
+    return found
 
 
 @transaction.atomic
@@ -192,29 +326,13 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
     if not parsed:
         return results  # type: ignore[return-value]
 
-    itab, ctab, ptab = Interaction._meta.db_table, Customer._meta.db_table, Post._meta.db_table
-    dtab = Delivery._meta.db_table
-    post_ids = list({ev.post for ev in parsed if ev.post is not None})
-    posts = {
-        pk: (author, status)
-        for pk, author, status in _fetch(
-            f"SELECT id, author_id, status FROM {ptab} WHERE brand_id = %s AND id = ANY(%s::bigint[])",  # noqa: S608, E501
-            [brand, post_ids],
-        )
-    }
-    people = {ev.actor for ev in parsed} | {ev.target for ev in parsed if ev.target}
-    people |= {author for author, _ in posts.values()}
-    customers = {
-        row[0]
-        for row in _fetch(
-            f"SELECT id FROM {ctab} WHERE brand_id = %s AND id = ANY(%s::bigint[])",  # noqa: S608
-            [brand, list(people)],
-        )
-    }
+    itab = Interaction._meta.db_table
+    lookups = _lookup(brand, parsed)
+    posts, customers, delivered = lookups.posts, lookups.customers, lookups.delivered
+    stored_forwards, liked, existing = lookups.forwards, lookups.liked, lookups.existing
 
     # First pass: references. Errors are kept on the event and answered in the last pass,
     # after the duplicate check (a stored event stays a duplicate whatever changed since).
-    candidates: list[_Event] = []
     for ev in parsed:
         error = None
         if ev.actor not in customers:
@@ -232,64 +350,7 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
         if error is None and ev.target == ev.actor:
             error = _error("target", "Actor and target must be different people.")
         ev.error = error
-        if error is None:
-            candidates.append(ev)
 
-    # Access to posts: the author, a delivered recipient, or someone reached by a forward.
-    pairs = [(ev.post, ev.actor) for ev in candidates if ev.post and ev.actor != posts[ev.post][0]]
-    delivered: set[tuple[int, int]] = set()
-    if pairs:
-        delivered = set(
-            _fetch(
-                f"""SELECT d.post_id, d.recipient_id FROM {dtab} AS d
-                      JOIN unnest(%s::bigint[], %s::bigint[]) AS x(p, r)
-                        ON d.post_id = x.p AND d.recipient_id = x.r
-                     WHERE d.status = 'delivered'""",  # noqa: S608
-                [[p for p, _ in pairs], [r for _, r in pairs]],
-            )
-        )
-    refs = list({ev.forwarded_from for ev in candidates if ev.forwarded_from})
-    stored_forwards: dict[str, tuple[int, int]] = {}
-    if refs:
-        stored_forwards = {
-            event_id: (post_id, depth)
-            for event_id, post_id, depth in _fetch(
-                f"""SELECT event_id, post_id, chain_depth FROM {itab}
-                     WHERE brand_id = %s AND type = 'forward' AND event_id = ANY(%s::text[])""",  # noqa: S608
-                [brand, refs],
-            )
-        }
-    like_pairs = list({(ev.actor, ev.post) for ev in candidates if ev.type in ("like", "unlike")})
-    # (actor, post) → occurred_at of the like currently in force (None: not liked). Likes
-    # and unlikes alternate, so the one in force is the latest stored like; an unlike
-    # records its time as ``cancels_at`` (scoring dates the take-back there).
-    liked: dict[tuple[int, int], datetime | None] = {}
-    if like_pairs:
-        liked = {
-            (actor, post): like_at if net > 0 else None
-            for actor, post, net, like_at in _fetch(
-                f"""SELECT i.actor_id, i.post_id,
-                           sum(CASE WHEN i.type = 'like' THEN 1 ELSE -1 END),
-                           (array_agg(i.occurred_at ORDER BY i.id DESC)
-                                FILTER (WHERE i.type = 'like'))[1]
-                      FROM {itab} AS i
-                      JOIN unnest(%s::bigint[], %s::bigint[]) AS x(a, p)
-                        ON i.actor_id = x.a AND i.post_id = x.p
-                     WHERE i.type IN ('like', 'unlike')
-                     GROUP BY i.actor_id, i.post_id""",  # noqa: S608
-                [[a for a, _ in like_pairs], [p for _, p in like_pairs]],
-            )
-        }
-
-    # The duplicate check is the last read: a concurrent batch committed before any of the
-    # reads above is seen here too, so its events answer duplicate rather than rejected.
-    existing = {
-        row[0]
-        for row in _fetch(
-            f"SELECT event_id FROM {itab} WHERE brand_id = %s AND event_id = ANY(%s::text[])",  # noqa: S608
-            [brand, list({ev.event_id for ev in parsed})],
-        )
-    }
     accepted: list[_Event] = []
     accepted_ids: set[str] = set()
     batch_forwards: dict[str, tuple[int, int]] = {}
@@ -340,10 +401,10 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             f"""INSERT INTO {itab} (brand_id, event_id, type, actor_id, target_id, post_id,
                                    forwarded_from, chain_depth, occurred_at, received_at, payload,
                                    cancels_at)
-                SELECT %s, e, t, a, g, p, f, d, o, %s, pl::jsonb, ca
-                  FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],
-                              %s::text[], %s::int[], %s::timestamptz[], %s::text[],
-                              %s::timestamptz[])
+                SELECT %b, e, t, a, g, p, f, d, o, %b, pl::jsonb, ca
+                  FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[],
+                              %b::text[], %b::int[], %b::timestamptz[], %b::text[],
+                              %b::timestamptz[])
                        AS x(e, t, a, g, p, f, d, o, pl, ca)
                  ORDER BY e  -- one key order for every batch: no deadlocks between them
                 ON CONFLICT (brand_id, event_id) DO NOTHING

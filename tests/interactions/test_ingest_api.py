@@ -124,6 +124,13 @@ def test_mixed_batch_answers_in_order_and_a_retry_changes_nothing(app_client, gr
         ({"payload": {"blob": "x" * 5000}}, "payload"),
         ({"forwarded_from": "no-such-forward"}, "forwarded_from"),
         ("self", "target"),
+        # PostgreSQL cannot store these: a clear 400, never a database error
+        ({"event_id": "a\x00b"}, "event_id"),
+        ({"forwarded_from": "f\x00"}, "forwarded_from"),
+        ({"actor": 2**63}, "actor"),
+        ({"post": 2**64 - 1}, "post"),
+        ({"payload": {"note": "nul \x00 inside"}}, "payload"),
+        ({"payload": {"deep": [{"k\x00": 1}]}}, "payload"),
     ],
 )
 def test_each_validation_rule_is_a_400_naming_the_field(app_client, graph, change, field):
@@ -276,9 +283,22 @@ def test_oversized_batch_body_is_413(app_client, settings):
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_malformed_json_is_400(app_client):
-    response = app_client.generic("POST", BATCH, "{", content_type="application/json")
+@pytest.mark.parametrize("body", ["{", '{"events": [{"n": NaN}]}', '{"events": ["\\ud800"]}'])
+def test_malformed_json_is_400(app_client, body):
+    response = app_client.generic("POST", BATCH, body, content_type="application/json")
     assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_payload_text_that_only_looks_like_an_escaped_nul_is_stored(app_client, graph):
+    _, friends, post = graph
+    payload = {"text": "a backslash then u0000: \\u0000", "n": 2**63, "nested": {"ok": [1.5]}}
+    event = like("lit", friends[0], post, payload=payload)
+
+    response = app_client.post(BATCH, {"events": [event]}, format="json")
+
+    assert response.json()["results"][0]["status"] == "created"
+    assert Interaction.objects.get(event_id="lit").payload == payload
 
 
 def test_negative_signals_set_pair_flags_and_unfriend_ends_the_friendship(app_client, graph):
