@@ -123,8 +123,13 @@ class Tie(BrandScopedModel):
     """
 
     id = models.BigAutoField(primary_key=True)
-    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # Every write to a tie row maintains each index: brand, source and target are prefixes
+    # of ix_tie_strongest, tie_source_target and (target, source), so none has its own.
+    brand = models.ForeignKey(
+        "tenancy.Brand", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     muted_at = models.DateTimeField(null=True, blank=True)
