@@ -63,11 +63,6 @@ class Interaction(BrandScopedModel):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
     payload = models.JSONField(default=dict, blank=True)
-    scored_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="When tie scoring applied this event (worker or recompute).",
-    )
     cancels_at = models.DateTimeField(
         null=True, blank=True, help_text="For an unlike: occurred_at of the like it takes back."
     )
@@ -89,15 +84,33 @@ class Interaction(BrandScopedModel):
                 fields=["post", "type"], condition=Q(post__isnull=False), name="ix_post_type"
             ),
             models.Index(fields=["brand", "-id"]),
-            models.Index(
-                fields=["brand", "id"],
-                condition=Q(scored_at__isnull=True),
-                name="ix_interaction_unscored",
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.actor_id}→{self.target_id} ({self.event_id})"
+
+
+class ScoringPending(models.Model):
+    """Outbox of interactions not yet applied to the ties: one narrow row per new event.
+
+    Ingest inserts the row in the transaction that stores the event; the worker claims rows
+    by deleting them (``DELETE … RETURNING``) in the transaction that updates the ties, so an
+    event is applied exactly once however often its task is delivered, and the log rows are
+    never rewritten. Rows a lost task leaves behind are picked up by the sweeper; a full
+    recompute of the brand deletes them. No foreign keys: ingest pays for no checks, and a
+    row whose interaction is gone is simply deleted by the next claim.
+    """
+
+    interaction_id = models.BigIntegerField(primary_key=True)
+    brand_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "interactions_scoring_pending"
+        indexes = [models.Index(fields=["brand_id", "interaction_id"], name="ix_pending_brand")]
+
+    def __str__(self) -> str:
+        return f"pending interaction {self.interaction_id}"
 
 
 class Tie(BrandScopedModel):
@@ -114,8 +127,13 @@ class Tie(BrandScopedModel):
     """
 
     id = models.BigAutoField(primary_key=True)
-    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # Every write to a tie row maintains each index: brand, source and target are prefixes
+    # of ix_tie_strongest, tie_source_target and (target, source), so none has its own.
+    brand = models.ForeignKey(
+        "tenancy.Brand", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     muted_at = models.DateTimeField(null=True, blank=True)

@@ -31,12 +31,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customers.models import Customer
+
 from .scoring import UNLIKE, TieParams
 from .scoring_db import (
     COMPONENTS,
     FLAG_COLUMNS,
     FTAB,
     ITAB,
+    PTAB,
     TTAB,
     _f,
     component_of,
@@ -66,105 +69,111 @@ class RecomputeReport:
     steps: list[tuple[str, float, int]] = field(default_factory=list)
 
 
-def _steps_sql(params: TieParams) -> list[tuple[str, str]]:
-    comps = [f"c_{name}" for name in COMPONENTS]
+def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
+    """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``_rc_pair``: one row
+    per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
+    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
     ref = "%(t0)s::float8"
     h = _f(params.half_life_seconds)
+    dated = dated_case("i.type", "i.occurred_at", "i.cancels_at")
     # Per term: w · 2^((t − T0)/H) (exponent ≤ ~0: t ≤ as-of); then rescaled per pair.
     term = (
         f"{weight_case('i.type', params)} * power(2::float8, "
-        f"GREATEST((date_part('epoch', {dated_case('i.type', 'i.occurred_at', 'i.cancels_at')})"
-        f" - {ref}) / {h}, -1000::float8))"
+        f"GREATEST((date_part('epoch', {dated}) - {ref}) / {h}, -1000::float8))"
     )
-    comp_expr = component_of("i.type")
     sums = ",\n".join(f"sum(x) FILTER (WHERE comp = '{name}') AS s_{name}" for name in COMPONENTS)
     # Exponents stay within ±1000 half-lives (38 years at H = 14 d): no float underflow.
     scale = f"power(2::float8, LEAST(({ref} - date_part('epoch', last)) / {h}, 1000::float8))"
     rescaled = ", ".join(
         f"COALESCE(s_{name}, 0::float8) * {scale} AS c_{name}" for name in COMPONENTS
     )
-    a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
-    a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
+
+    def side(prefix: str, cond: str) -> str:
+        cols = ["last", "affinity", *(f"c_{name}" for name in COMPONENTS)]
+        return ", ".join(f"max({c}) FILTER (WHERE {cond}) AS {prefix}_{c}" for c in cols)
+
+    a_f = value_at_sql("f_affinity", "f_last", "%(as_of)s", params)
+    a_r = value_at_sql("r_affinity", "r_last", "%(as_of)s", params)
     idle = f"make_interval(secs => {_f(params.prune_idle_days * 86400.0)})"
     floor = _f(params.prune_min_affinity)
 
-    def prunable(alias: str, value: str) -> str:
+    def prunable(prefix: str, value: str) -> str:
         """scoring.should_prune of one direction (no state counts as prunable)."""
-        last = f"{alias}.last_event_at"
+        last = f"{prefix}_last"
         return f"({last} IS NULL OR ({last} <= %(as_of)s - {idle} AND {value} < {floor}))"
 
-    prunable_f, prunable_r = prunable("f", a_lh), prunable("r", a_hl)
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
-    strength = strength_sql("u.intensity", "u.days", "u.jac", "%(kappa)s::float8", params)
-    col_list = ", ".join(comps)
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in comps)
-    zero = ", ".join(f"{c} = 0" for c in comps)
-    has_flag = " OR ".join(f"t.{c} IS NOT NULL" for c in FLAG_COLUMNS)
+    strength = strength_sql("p.intensity", "p.days", "p.jac", "k.kappa", params)
     return [
-        ("setup", "DROP TABLE IF EXISTS _rc_dir, _rc_pair"),
+        ("setup", "DROP TABLE IF EXISTS _rc_pair, _rc_kappa"),
         (
+            # Events committed later stay pending and reach the ties through the worker,
+            # on top of the rebuilt state: the pass below skips whatever is still pending.
             "claim",
-            f"""UPDATE {ITAB} SET scored_at = %(now)s
-                 WHERE brand_id = %(brand)s AND scored_at IS NULL""",  # noqa: S608
+            f"DELETE FROM {PTAB} WHERE brand_id = ANY(%(brands)s::bigint[])",  # noqa: S608
         ),
         (
             "pairs",
-            f"""CREATE TEMP TABLE _rc_dir ON COMMIT DROP AS
-                SELECT s, g, last, {rescaled},
-                       COALESCE(s_all, 0::float8) * {scale} AS affinity
-                  FROM (
-                    SELECT s, g, max(dated) AS last, sum(x) AS s_all, {sums}
-                      FROM (
-                        SELECT i.actor_id AS s, i.target_id AS g, {comp_expr} AS comp,
-                               {dated_case("i.type", "i.occurred_at", "i.cancels_at")} AS dated,
-                               {term} AS x
-                          FROM {ITAB} i
-                         WHERE i.brand_id = %(brand)s AND i.scored_at IS NOT NULL
-                           AND i.type = ANY(%(weighted)s::text[])
-                           AND (i.type <> '{UNLIKE}' OR i.cancels_at IS NOT NULL)
-                      ) AS e
-                     GROUP BY s, g
-                  ) AS a""",  # noqa: S608
-        ),
-        ("pairs:analyze", "ANALYZE _rc_dir"),
-        (
-            "undirected",
             f"""CREATE TEMP TABLE _rc_pair ON COMMIT DROP AS
-                SELECT lo, hi, intensity, days, 0::float8 AS jac, 0::float8 AS strength
-                  FROM (
-                    SELECT k.lo, k.hi, {intensity_sql(a_lh, a_hl, params)} AS intensity,
-                           {prunable_f} AND {prunable_r} AS prune, {days} AS days
-                      FROM (SELECT DISTINCT LEAST(s, g) AS lo, GREATEST(s, g) AS hi
-                              FROM _rc_dir) AS k
-                      LEFT JOIN (SELECT s, g, affinity, last AS last_event_at FROM _rc_dir) f
-                        ON f.s = k.lo AND f.g = k.hi
-                      LEFT JOIN (SELECT s, g, affinity, last AS last_event_at FROM _rc_dir) r
-                        ON r.s = k.hi AND r.g = k.lo
-                      LEFT JOIN {FTAB} fr
-                        ON fr.brand_id = %(brand)s AND fr.customer_low_id = k.lo
-                       AND fr.customer_high_id = k.hi AND fr.ended_at IS NULL
-                  ) AS x
-                 WHERE NOT prune""",  # noqa: S608
+                WITH d AS (
+                    SELECT b, s, g, last, {rescaled},
+                           COALESCE(s_all, 0::float8) * {scale} AS affinity
+                      FROM (
+                        SELECT b, s, g, max(dated) AS last, sum(x) AS s_all, {sums}
+                          FROM (
+                            SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g,
+                                   {component_of("i.type")} AS comp, {dated} AS dated,
+                                   {term} AS x
+                              FROM {ITAB} i
+                             WHERE i.brand_id = ANY(%(brands)s::bigint[])
+                               AND i.type = ANY(%(weighted)s::text[])
+                               AND (i.type <> '{UNLIKE}' OR i.cancels_at IS NOT NULL)
+                               AND NOT EXISTS (SELECT 1 FROM {PTAB} q
+                                                WHERE q.interaction_id = i.id)
+                          ) AS e
+                         GROUP BY b, s, g
+                      ) AS a
+                ), u AS (
+                    SELECT b, LEAST(s, g) AS lo, GREATEST(s, g) AS hi,
+                           {side("f", "s < g")}, {side("r", "s > g")}
+                      FROM d GROUP BY 1, 2, 3
+                )
+                SELECT u.*, {intensity_sql(a_f, a_r, params)} AS intensity, {days} AS days,
+                       fr.customer_low_id IS NOT NULL AS friends, 0::float8 AS jac
+                  FROM u
+                  LEFT JOIN {FTAB} fr
+                    ON fr.customer_low_id = u.lo AND fr.customer_high_id = u.hi
+                   AND fr.ended_at IS NULL
+                 WHERE NOT ({prunable("f", a_f)} AND {prunable("r", a_r)})""",  # noqa: S608
         ),
-        ("undirected:analyze", "ANALYZE _rc_pair"),
         (
             "kappa",
-            """SELECT percentile_cont(%(q)s) WITHIN GROUP (ORDER BY intensity), count(*)
-                 FROM _rc_pair WHERE intensity > 0""",
+            f"""CREATE TEMP TABLE _rc_kappa ON COMMIT DROP AS
+                SELECT b.b, CASE WHEN x.q IS NULL THEN {_f(params.kappa_default)}
+                            ELSE GREATEST(x.q, {_f(params.kappa_min)}) END AS kappa,
+                       COALESCE(x.n, 0) AS active
+                  FROM unnest(%(brands)s::bigint[]) AS b(b)
+                  LEFT JOIN (
+                    SELECT b, percentile_cont(%(q)s) WITHIN GROUP (ORDER BY intensity) AS q,
+                           count(*) AS n
+                      FROM _rc_pair WHERE intensity > 0 GROUP BY b
+                  ) AS x USING (b)""",  # noqa: S608
         ),
         (
+            # |N(u) ∩ N(v)| for every kept pair: expand the endpoint with fewer friends and
+            # probe the other's adjacency (cost Σ min(deg), safe around hubs).
             "mutual",
             f"""WITH adj AS MATERIALIZED (
                     SELECT customer_low_id AS u, customer_high_id AS w FROM {FTAB}
-                     WHERE brand_id = %(brand)s AND ended_at IS NULL
+                     WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
                     UNION ALL
                     SELECT customer_high_id, customer_low_id FROM {FTAB}
-                     WHERE brand_id = %(brand)s AND ended_at IS NULL
+                     WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
                 ), deg AS (
                     SELECT u, count(*) AS d FROM adj GROUP BY u
                 ), p AS (
                     SELECT p.lo, p.hi, COALESCE(dl.d, 0) AS dl, COALESCE(dh.d, 0) AS dh,
-                           EXISTS (SELECT 1 FROM adj WHERE adj.u = p.lo AND adj.w = p.hi) AS fr
+                           p.friends AS fr
                       FROM _rc_pair p
                       LEFT JOIN deg dl ON dl.u = p.lo LEFT JOIN deg dh ON dh.u = p.hi
                 ), m AS (
@@ -181,28 +190,54 @@ def _steps_sql(params: TieParams) -> list[tuple[str, str]]:
                   FROM m JOIN p USING (lo, hi)
                  WHERE t.lo = m.lo AND t.hi = m.hi""",  # noqa: S608
         ),
-        (
-            "strength",
-            f"UPDATE _rc_pair AS u SET strength = {strength}",  # noqa: S608
-        ),
+    ], strength
+
+
+def _rows_sql(strength: str) -> str:
+    """Both directed rows of every kept pair, from ``_rc_pair p`` and ``_rc_kappa k``."""
+    comps = [f"c_{name}" for name in COMPONENTS]
+    f_cols = ", ".join(f"p.f_{c}" for c in ["last", "affinity", *comps])
+    r_cols = ", ".join(f"p.r_{c}" for c in ["last", "affinity", *comps])
+    d_cols = ", ".join(["src", "dst", "last", "affinity", *comps])
+    return f"""
+        SELECT p.b, d.src, d.dst, d.last, COALESCE(d.affinity, 0::float8),
+               {", ".join(f"COALESCE(d.{c}, 0::float8)" for c in comps)},
+               s.strength, p.intensity, p.jac, %(as_of)s, %(now)s, %(now)s
+          FROM _rc_pair p
+          JOIN _rc_kappa k ON k.b = p.b
+          CROSS JOIN LATERAL (SELECT {strength} AS strength) AS s
+          CROSS JOIN LATERAL (VALUES (p.lo, p.hi, {f_cols}), (p.hi, p.lo, {r_cols}))
+                AS d({d_cols})
+    """  # noqa: S608
+
+
+def _insert_columns() -> str:
+    comps = ", ".join(f"c_{name}" for name in COMPONENTS)
+    return (
+        f"brand_id, source_id, target_id, last_event_at, affinity, {comps}, strength, "
+        "intensity, mutual_jaccard, strength_updated_at, created_at, updated_at"
+    )
+
+
+def _write_steps_sql(strength: str) -> list[tuple[str, str]]:
+    """The per-brand write: upsert both rows of every kept pair, zero the scores of the
+    brand's other rows that hold a negative flag, delete the rest."""
+    comps = [f"c_{name}" for name in COMPONENTS]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in comps)
+    zero = ", ".join(f"{c} = 0" for c in comps)
+    has_flag = " OR ".join(f"t.{c} IS NOT NULL" for c in FLAG_COLUMNS)
+    return [
         (
             "write",
-            f"""INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at,
-                                        affinity, {col_list}, strength, intensity,
-                                        mutual_jaccard, strength_updated_at, created_at,
-                                        updated_at)
-                SELECT %(brand)s, d.src, d.dst, n.last, COALESCE(n.affinity, 0::float8),
-                       {", ".join(f"COALESCE(n.{c}, 0::float8)" for c in comps)},
-                       p.strength, p.intensity, p.jac, %(as_of)s, %(now)s, %(now)s
-                  FROM _rc_pair p
-                  CROSS JOIN LATERAL (VALUES (p.lo, p.hi), (p.hi, p.lo)) AS d(src, dst)
-                  LEFT JOIN _rc_dir n ON n.s = d.src AND n.g = d.dst
+            f"""INSERT INTO {TTAB} AS t ({_insert_columns()})
+                {_rows_sql(strength)}
+                ORDER BY 2, 3
                 ON CONFLICT (source_id, target_id) DO UPDATE SET
                     last_event_at = EXCLUDED.last_event_at, affinity = EXCLUDED.affinity,
                     {sets}, strength = EXCLUDED.strength, intensity = EXCLUDED.intensity,
                     mutual_jaccard = EXCLUDED.mutual_jaccard,
                     strength_updated_at = EXCLUDED.strength_updated_at,
-                    updated_at = EXCLUDED.updated_at""",  # noqa: S608
+                    updated_at = EXCLUDED.updated_at""",
         ),
         (
             "prune",
@@ -231,6 +266,57 @@ def brand_ids() -> list[int]:
     return list(Brand.objects.order_by("pk").values_list("pk", flat=True))
 
 
+def _run(
+    cursor,
+    steps: list[tuple[str, str]],
+    args: dict,
+    report: RecomputeReport,
+    progress: Progress | None,
+) -> None:
+    for name, sql in steps:
+        step_started = time.perf_counter()
+        cursor.execute(sql, args)
+        rows = cursor.rowcount
+        if name == "claim":
+            report.claimed = rows
+        elif name == "pairs":
+            report.pairs = rows
+        elif name == "prune":
+            report.deleted = rows
+        _note(report, progress, name, step_started, rows)
+
+
+def _args(brands: list[int], as_of: datetime, now: datetime, params: TieParams) -> dict:
+    return {
+        "brands": brands,
+        "brand": brands[0] if len(brands) == 1 else None,
+        "now": now,
+        "as_of": as_of,
+        "t0": as_of.timestamp(),
+        "weighted": weighted_types(params),
+        "q": params.kappa_percentile / 100.0,
+    }
+
+
+def _kappas(cursor) -> dict[int, tuple[float, int]]:
+    cursor.execute("SELECT b, kappa, active FROM _rc_kappa")
+    return {b: (kappa, active) for b, kappa, active in cursor.fetchall()}
+
+
+def _save_stats(cursor, report: RecomputeReport, as_of: datetime, now: datetime) -> None:
+    cursor.execute(
+        tie_stats_upsert_sql(),
+        {
+            "brand": report.brand_id,
+            "kappa": report.kappa,
+            "active": report.active_pairs,
+            "as_of": as_of,
+            "rec_at": now,
+            "rec_s": report.seconds,
+        },
+    )
+
+
 def ties_recompute(
     *,
     brand_id: int,
@@ -244,14 +330,7 @@ def ties_recompute(
     now = timezone.now()
     as_of = as_of or now
     report = RecomputeReport(brand_id=brand_id)
-    args = {
-        "brand": brand_id,
-        "now": now,
-        "as_of": as_of,
-        "t0": as_of.timestamp(),
-        "weighted": weighted_types(params),
-        "q": params.kappa_percentile / 100.0,
-    }
+    args = _args([brand_id], as_of, now, params)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('work_mem', %s, true)", [settings.SCRM["RECOMPUTE_WORK_MEM"]]
@@ -259,44 +338,205 @@ def ties_recompute(
         step_started = time.perf_counter()
         lock_brand_exclusive(cursor, brand_id)
         _note(report, progress, "lock", step_started, 0)
-        for name, sql in _steps_sql(params):
-            step_started = time.perf_counter()
-            if name == "strength":
-                args["kappa"] = report.kappa
-            cursor.execute(sql, args)
-            rows = cursor.rowcount
-            if name == "kappa":
-                value, active = cursor.fetchone()
-                report.active_pairs = active
-                report.kappa = (
-                    params.kappa_default if value is None else max(value, params.kappa_min)
-                )
-                rows = active
-            elif name == "claim":
-                report.claimed = rows
-            elif name == "undirected":
-                report.pairs = rows
-            elif name == "prune":
-                report.deleted = rows
-            _note(report, progress, name, step_started, rows)
+        pair_steps, strength = _pair_steps_sql(params)
+        _run(cursor, pair_steps, args, report, progress)
+        report.kappa, report.active_pairs = _kappas(cursor)[brand_id]
+        _run(cursor, _write_steps_sql(strength), args, report, progress)
         report.seconds = time.perf_counter() - started
-        cursor.execute(
-            tie_stats_upsert_sql(),
-            {
-                "brand": brand_id,
-                "kappa": report.kappa,
-                "active": report.active_pairs,
-                "as_of": as_of,
-                "rec_at": now,
-                "rec_s": report.seconds,
-            },
-        )
+        _save_stats(cursor, report, as_of, now)
     return report
 
 
-def ties_recompute_all(*, progress: Progress | None = None) -> list[RecomputeReport]:
-    """Every brand, one transaction each."""
-    return [ties_recompute(brand_id=brand_id, progress=progress) for brand_id in brand_ids()]
+SWAP_SUFFIX, OLD_SUFFIX = "__rc", "__old"
+
+
+def _suffixed(name: str, suffix: str) -> str:
+    return name[: 63 - len(suffix)] + suffix
+
+
+def _new_name(name: str) -> str:
+    return _suffixed(name, SWAP_SUFFIX)
+
+
+def _schema_of(cursor, table: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(name, kind, definition) of the table's constraints other than NOT NULL and CHECK
+    (those come with ``LIKE``), and (name, definition) of its indexes that back no
+    constraint."""
+    cursor.execute(
+        """SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = %s::regclass AND contype IN ('p', 'u', 'f', 'x')
+            ORDER BY conname""",
+        [table],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = %s::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                                                           AND k.conrelid = i.indrelid)
+            ORDER BY c.relname""",
+        [table],
+    )
+    return constraints, cursor.fetchall()
+
+
+def ties_recompute_all(
+    *,
+    as_of: datetime | None = None,
+    params: TieParams | None = None,
+    progress: Progress | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> list[RecomputeReport]:
+    """Every brand at once: build the whole new tie table and swap it in; one transaction.
+
+    The brands' exclusive scoring locks are held throughout (workers wait, as for a
+    per-brand recompute). The new table is built without indexes, then gets the old one's
+    indexes and constraints under temporary names. The swap locks the old table (ACCESS
+    EXCLUSIVE: readers and the flag writes of ingest wait for the swap only, not the build),
+    copies the negative flags from it — including flags set while the new table was being
+    built — drops rows of customers deleted meanwhile, then drops the old table and gives
+    the new one its name and the exact index, constraint and sequence names Django created,
+    so the model and later migrations see the same schema. Foreign
+    keys are added ``NOT VALID`` in the swap and validated after the commit (a scan that
+    blocks nobody). Ids of tie rows are not kept: nothing refers to them.
+    """
+    params = params or TieParams.from_settings()
+    started = time.perf_counter()
+    now = timezone.now()
+    as_of = as_of or now
+    brands = brand_ids()
+    if not brands:
+        return []
+    total = RecomputeReport(brand_id=0)
+    args = _args(brands, as_of, now, params)
+    new, old = _new_name(TTAB), _suffixed(TTAB, OLD_SUFFIX)
+    flags = ", ".join(FLAG_COLUMNS)
+    has_flag = " OR ".join(f"{c} IS NOT NULL" for c in FLAG_COLUMNS)
+    keep_latest = ", ".join(f"{c} = EXCLUDED.{c}" for c in FLAG_COLUMNS)
+
+    def step(name: str, sql: str, params_: dict | list | None = None) -> int:
+        if on_step is not None:
+            on_step(name)
+        step_started = time.perf_counter()
+        cursor.execute(sql, params_)
+        rows = cursor.rowcount
+        _note(total, progress, name, step_started, rows)
+        return rows
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true)", [settings.SCRM["RECOMPUTE_WORK_MEM"]]
+        )
+        # Left over if a process died between a swap's commit and the drop that follows it.
+        cursor.execute(f"DROP TABLE IF EXISTS {old}")
+        step_started = time.perf_counter()
+        for brand_id in brands:
+            lock_brand_exclusive(cursor, brand_id)
+        _note(total, progress, "lock", step_started, 0)
+        pair_steps, strength = _pair_steps_sql(params)
+        _run(cursor, pair_steps, args, total, progress)
+        kappas = _kappas(cursor)
+        cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
+        before = dict(cursor.fetchall())
+        constraints, indexes = _schema_of(cursor, TTAB)
+        step(
+            "build",
+            f"""CREATE TABLE {new} (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING IDENTITY
+                                   INCLUDING CONSTRAINTS INCLUDING STORAGE);
+                INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength)}""",
+            args,
+        )
+        for name, kind, definition in constraints:
+            if kind != "f":
+                step(
+                    f"index {name}",
+                    f"ALTER TABLE {new} ADD CONSTRAINT {_new_name(name)} {definition}",
+                )
+        for name, definition in indexes:
+            using = definition[definition.index(" USING ") :]
+            step(f"index {name}", f"CREATE INDEX {_new_name(name)} ON {new}{using}")
+        # The swap: ACCESS EXCLUSIVE from the start (a weaker lock upgraded for the DROP
+        # would deadlock with a transaction that read the table and then writes a flag);
+        # readers and writers wait from here until the commit. Deferred foreign key checks
+        # of this transaction's own writes fire first: the table is dropped.
+        step(
+            "swap: lock",
+            f"SET CONSTRAINTS ALL IMMEDIATE; LOCK TABLE {TTAB} IN ACCESS EXCLUSIVE MODE",
+        )
+        step(
+            "swap: flags",
+            f"""INSERT INTO {new} AS t (brand_id, source_id, target_id, {flags},
+                                       created_at, updated_at)
+                SELECT brand_id, source_id, target_id, {flags}, created_at, %s
+                  FROM {TTAB} WHERE {has_flag}
+                ON CONFLICT (source_id, target_id) DO UPDATE SET {keep_latest}""",  # noqa: S608
+            [now],
+        )
+        ctab = Customer._meta.db_table
+        step(
+            "swap: deleted customers",
+            f"""DELETE FROM {new} t WHERE NOT EXISTS (
+                    SELECT 1 FROM {ctab} c WHERE c.id = t.source_id)
+                 OR NOT EXISTS (SELECT 1 FROM {ctab} c WHERE c.id = t.target_id)""",  # noqa: S608
+        )
+        foreign = [(n, d) for n, kind, d in constraints if kind == "f"]
+        for name, definition in foreign:
+            step(
+                f"swap: {name}",
+                f"ALTER TABLE {new} ADD CONSTRAINT {_new_name(name)} {definition} NOT VALID",
+            )
+        # The old table steps aside under other names (dropping it here would lock the
+        # customers table too, behind readers that may be waiting for this one).
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [TTAB])
+        (old_sequence,) = cursor.fetchone()
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [new])
+        (new_sequence,) = cursor.fetchone()
+        renames = [f"ALTER TABLE {TTAB} RENAME TO {old}"]
+        renames += [
+            f"ALTER TABLE {old} RENAME CONSTRAINT {n} TO {_suffixed(n, OLD_SUFFIX)}"
+            for n, _, _ in constraints
+        ]
+        renames += [f"ALTER INDEX {n} RENAME TO {_suffixed(n, OLD_SUFFIX)}" for n, _ in indexes]
+        renames.append(f"ALTER TABLE {new} RENAME TO {TTAB}")
+        renames += [
+            f"ALTER TABLE {TTAB} RENAME CONSTRAINT {_new_name(n)} TO {n}" for n, _, _ in constraints
+        ]
+        renames += [f"ALTER INDEX {_new_name(n)} RENAME TO {n}" for n, _ in indexes]
+        if old_sequence and new_sequence:
+            bare = old_sequence.split(".")[-1].strip('"')
+            renames.append(f"ALTER SEQUENCE {old_sequence} RENAME TO {_suffixed(bare, OLD_SUFFIX)}")
+            renames.append(f"ALTER SEQUENCE {new_sequence} RENAME TO {bare}")
+        step("swap: rename", "; ".join(renames))
+        cursor.execute(
+            f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1"  # noqa: S608
+        )
+        after = dict(cursor.fetchall())
+        cursor.execute("SELECT b, count(*) FROM _rc_pair GROUP BY 1")
+        kept = dict(cursor.fetchall())
+        seconds = time.perf_counter() - started
+        reports = []
+        for brand_id in brands:
+            kappa, active = kappas.get(brand_id, (params.kappa_default, 0))
+            report = RecomputeReport(
+                brand_id=brand_id,
+                kappa=kappa,
+                active_pairs=active,
+                pairs=kept.get(brand_id, 0),
+                deleted=max(before.get(brand_id, 0) - after.get(brand_id, 0), 0),
+                seconds=seconds,
+                steps=total.steps,
+            )
+            _save_stats(cursor, report, as_of, now)
+            reports.append(report)
+    with connection.cursor() as cursor:
+        step("drop old table", f"DROP TABLE {old}")
+        for name, _ in foreign:
+            step(f"validate {name}", f"ALTER TABLE {TTAB} VALIDATE CONSTRAINT {name}")
+    total.seconds = time.perf_counter() - started
+    for report in reports:
+        report.seconds = total.seconds
+    return reports
 
 
 def _note(

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Friendship
 
-from .models import Interaction, Tie, TieStats
+from .models import Interaction, ScoringPending, Tie, TieStats
 from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 ITAB = Interaction._meta.db_table
 TTAB = Tie._meta.db_table
 STAB = TieStats._meta.db_table
+PTAB = ScoringPending._meta.db_table
 FTAB = Friendship._meta.db_table
 COMPONENTS: tuple[str, ...] = Tie.COMPONENT_TYPES
 FLAG_COLUMNS = ("blocked_at", "reported_at", "muted_at", "unfriended_at", "last_hidden_at")
@@ -135,10 +137,29 @@ class BatchResult:
         return {"claimed": self.claimed, "pairs": self.pairs}
 
 
+@transaction.atomic
+def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: datetime) -> int:
+    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT)."""
+    if not interaction_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {PTAB} (interaction_id, brand_id, created_at)
+                SELECT i, %s, %s FROM unnest(%s::bigint[]) AS x(i) ORDER BY i""",  # noqa: S608
+            [brand_id, at, list(interaction_ids)],
+        )
+        return cursor.rowcount
+
+
 def _merge_sql(params: TieParams) -> str:
-    """Claim the batch's unscored rows, aggregate per directed pair, upsert into the ties;
-    answer the undirected pairs whose strength is to be refreshed (an unfriend changes the
-    friendship-duration term).
+    """Claim the batch in the outbox, aggregate per directed pair, upsert into the ties;
+    answer one row: how many events were claimed and the undirected pairs whose strength is
+    to be refreshed (an unfriend changes the friendship-duration term), as arrays.
+
+    The claim deletes the outbox rows of the task's ids plus, up to %(fill)s more, the
+    brand's oldest other pending rows (adaptive batching: under load one task applies many
+    small ingest batches at once; tasks that find their ids gone do nothing). Rows locked by
+    another worker are skipped, never waited for: that worker applies them.
 
     Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
     stored state (S, last) and the batch (B, b_last) merge as
@@ -161,11 +182,25 @@ def _merge_sql(params: TieParams) -> str:
         for col in ("affinity", *(f"c_{name}" for name in COMPONENTS))
     )
     return f"""
-    WITH claimed AS (
-        UPDATE {ITAB} SET scored_at = %(now)s
-         WHERE id = ANY(%(ids)s::bigint[]) AND scored_at IS NULL
-           AND brand_id = ANY(%(brands)s::bigint[])
-        RETURNING brand_id, actor_id, target_id, type, occurred_at, cancels_at
+    WITH own AS (
+        SELECT interaction_id FROM {PTAB}
+         WHERE interaction_id = ANY(%(ids)s::bigint[]) AND brand_id = ANY(%(brands)s::bigint[])
+           FOR UPDATE SKIP LOCKED
+    ), more AS (
+        SELECT interaction_id FROM {PTAB}
+         WHERE brand_id = ANY(%(brands)s::bigint[])
+           AND interaction_id <> ALL(%(ids)s::bigint[])
+         ORDER BY brand_id, interaction_id
+         LIMIT %(fill)s
+           FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM {PTAB} p
+         WHERE p.interaction_id IN (SELECT interaction_id FROM own
+                                    UNION ALL SELECT interaction_id FROM more)
+        RETURNING p.interaction_id
+    ), claimed AS (
+        SELECT i.brand_id, i.actor_id, i.target_id, i.type, i.occurred_at, i.cancels_at
+          FROM gone JOIN {ITAB} i ON i.id = gone.interaction_id
     ), contrib AS (
         SELECT brand_id AS b, actor_id AS s, target_id AS g,
                {component_of("type")} AS comp, {weight_case("type", params)} AS w,
@@ -201,11 +236,19 @@ def _merge_sql(params: TieParams) -> str:
             {sets},
             updated_at = EXCLUDED.updated_at
         RETURNING t.brand_id, t.source_id, t.target_id
+    ), touched AS (
+        SELECT brand_id AS b, LEAST(source_id, target_id) AS lo,
+               GREATEST(source_id, target_id) AS hi
+          FROM merged
+        UNION
+        SELECT brand_id, LEAST(actor_id, target_id), GREATEST(actor_id, target_id)
+          FROM claimed WHERE type = 'unfriend'
     )
-    SELECT brand_id, LEAST(source_id, target_id), GREATEST(source_id, target_id) FROM merged
-    UNION
-    SELECT brand_id, LEAST(actor_id, target_id), GREATEST(actor_id, target_id)
-      FROM claimed WHERE type = 'unfriend'
+    SELECT (SELECT count(*) FROM gone), count(*),
+           COALESCE(array_agg(b ORDER BY lo, hi), '{{}}'),
+           COALESCE(array_agg(lo ORDER BY lo, hi), '{{}}'),
+           COALESCE(array_agg(hi ORDER BY lo, hi), '{{}}')
+      FROM touched
     """  # noqa: S608
 
 
@@ -213,7 +256,7 @@ def _strength_refresh_sql(params: TieParams) -> str:
     """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows.
 
     Only pairs with interaction state get a strength (flag-only rows keep 0), as in the
-    recompute.
+    recompute. Rows are updated in ``(source, target)`` order.
     """
     a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
     a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
@@ -259,14 +302,22 @@ def _lock_timeout_ms() -> int:
 def ties_score_batch(
     *,
     interaction_ids: Sequence[int],
+    fill_to: int = 0,
     as_of: datetime | None = None,
     params: TieParams | None = None,
 ) -> BatchResult:
-    """Apply the not-yet-scored interactions among ``interaction_ids`` to the ties.
+    """Apply the pending interactions among ``interaction_ids`` to the ties; with
+    ``fill_to`` > 0, also other pending interactions of the same brands, up to that many in
+    all (the task does; the sweeper and tests score exactly the ids they name).
 
-    One transaction: claim (``scored_at``), aggregate per directed pair and upsert, then
-    refresh strength/intensity of the touched pairs on both rows with the brand's current κ.
-    Ids already scored (a re-delivered batch) or unknown are ignored.
+    One transaction: claim (delete from the outbox), aggregate per directed pair and upsert,
+    then refresh strength/intensity of the touched pairs on both rows with the brand's
+    current κ. Ids no longer pending (a re-delivered batch) or unknown are ignored.
+
+    The commit is asynchronous (``synchronous_commit = off``): if PostgreSQL crashes before
+    the WAL reaches disk, the outbox delete is lost together with the tie update it belongs
+    to (never one without the other), the rows are pending again and the sweeper applies
+    them — a delay, never a loss or a double count.
     """
     params = params or TieParams.from_settings()
     now = timezone.now()
@@ -274,61 +325,64 @@ def ties_score_batch(
     ids = sorted({int(i) for i in interaction_ids})
     if not ids:
         return BatchResult(0, 0)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = {_lock_timeout_ms():d}")
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        # One round trip: settings, then the brands' shared locks in brand order.
         cursor.execute(
-            f"SELECT DISTINCT brand_id FROM {ITAB} "  # noqa: S608
-            "WHERE id = ANY(%s::bigint[]) AND scored_at IS NULL",
-            [ids],
+            f"""SELECT set_config('lock_timeout', %s, true),
+                       set_config('synchronous_commit', 'off', true),
+                       (SELECT array_agg(b ORDER BY b) FROM (
+                            SELECT DISTINCT brand_id AS b FROM {PTAB}
+                             WHERE interaction_id = ANY(%s::bigint[])) AS x)""",  # noqa: S608
+            [f"{_lock_timeout_ms():d}ms", ids],
+            binary=True,
         )
-        brands = [row[0] for row in cursor.fetchall()]
+        brands = cursor.fetchone()[2] or []
         if not brands:
             return BatchResult(0, 0)
-        lock_brands_shared(cursor, brands)
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
+            [[brand_lock_key(b) for b in brands]],
+            binary=True,
+        )
         cursor.execute(
             _merge_sql(params),
-            {"now": now, "ids": ids, "brands": brands, "weighted": weighted_types(params)},
+            {
+                "now": now,
+                "ids": ids,
+                "brands": brands,
+                "fill": max(0, int(fill_to) - len(ids)),
+                "weighted": weighted_types(params),
+            },
+            binary=True,
         )
-        touched = sorted(set(cursor.fetchall()))
-        claimed = _claimed_count(cursor, ids, now)
-        if touched:
+        claimed, pairs, b, lo, hi = cursor.fetchone()
+        if pairs:
             cursor.execute(
                 _strength_refresh_sql(params),
-                {
-                    "as_of": as_of,
-                    "b": [b for b, _, _ in touched],
-                    "lo": [lo for _, lo, _ in touched],
-                    "hi": [hi for _, _, hi in touched],
-                },
+                {"as_of": as_of, "b": b, "lo": lo, "hi": hi},
+                binary=True,
             )
-    return BatchResult(claimed, len({(b, lo, hi) for b, lo, hi in touched}))
-
-
-def _claimed_count(cursor, ids: list[int], now: datetime) -> int:
-    cursor.execute(
-        f"SELECT count(*) FROM {ITAB} WHERE id = ANY(%s::bigint[]) AND scored_at = %s",  # noqa: S608
-        [ids, now],
-    )
-    return cursor.fetchone()[0]
+    return BatchResult(claimed, pairs)
 
 
 def ties_score_unscored(
     *, older_than: timedelta | None = None, batch_size: int | None = None, max_batches: int = 100
 ) -> int:
-    """Sweeper: score interactions left unscored longer than ``older_than`` (a lost task or a
+    """Sweeper: score interactions left pending longer than ``older_than`` (a lost task or a
     killed worker), in batches of ``batch_size`` ids; returns how many were scored."""
     if older_than is None:
         older_than = timedelta(minutes=settings.SCRM["SCORING_SWEEP_AFTER_MINUTES"])
-    batch_size = batch_size or settings.SCRM["SCORING_HANDOFF_CHUNK"]
+    batch_size = batch_size or settings.SCRM["SCORING_BATCH_MAX"]
     cutoff = timezone.now() - older_than
     scored = 0
     after = 0
     for _ in range(max_batches):
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""SELECT id FROM {ITAB}
-                     WHERE scored_at IS NULL AND received_at < %s AND id > %s
-                     ORDER BY id LIMIT %s""",  # noqa: S608
+                f"""SELECT interaction_id FROM {PTAB}
+                     WHERE created_at < %s AND interaction_id > %s
+                     ORDER BY interaction_id LIMIT %s""",  # noqa: S608
                 [cutoff, after, batch_size],
             )
             ids = [row[0] for row in cursor.fetchall()]

@@ -25,6 +25,7 @@ from customers.models import Customer, Friendship
 from scrm.tenancy.services import Caller
 
 from .models import NEGATIVE_TYPES, Interaction, InteractionType, Tie
+from .scoring_db import scoring_pending_add
 
 logger = logging.getLogger(__name__)
 
@@ -425,6 +426,7 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             ],
         )
         created = dict(rows)
+        scoring_pending_add(brand_id=brand, interaction_ids=list(created.values()), at=now)
     new_events = []
     for ev in accepted:
         pk = created.get(ev.event_id)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from . import recompute, scoring_db
@@ -20,8 +21,11 @@ from . import recompute, scoring_db
     time_limit=90,
 )
 def score_batch(interaction_ids: list[int]) -> dict:
-    """Apply a batch of new interactions to the ties (idempotent: re-delivery changes nothing)."""
-    return scoring_db.ties_score_batch(interaction_ids=interaction_ids).as_dict()
+    """Apply a batch of new interactions to the ties (idempotent: re-delivery changes nothing),
+    with other pending interactions of the brand up to ``SCORING_BATCH_MAX``."""
+    return scoring_db.ties_score_batch(
+        interaction_ids=interaction_ids, fill_to=settings.SCRM["SCORING_BATCH_MAX"]
+    ).as_dict()
 
 
 @shared_task(
@@ -34,7 +38,7 @@ def score_batch(interaction_ids: list[int]) -> dict:
     time_limit=300,
 )
 def score_unscored(older_than_minutes: int | None = None) -> int:
-    """Sweeper (beat): score interactions left unscored by a lost task or a killed worker."""
+    """Sweeper (beat): score interactions left pending by a lost task or a killed worker."""
     older = None if older_than_minutes is None else timedelta(minutes=older_than_minutes)
     return scoring_db.ties_score_unscored(older_than=older)
 

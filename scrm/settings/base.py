@@ -213,6 +213,9 @@ SCRM = {
     "INGEST_FUTURE_SKEW_MINUTES": env.int("SCRM_INGEST_FUTURE_SKEW_MINUTES", default=5),
     # Newly created interactions are handed to the scoring queue in tasks of this many ids.
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
+    # A scoring task applies its own ids plus other pending interactions of the brand, up to
+    # this many in one transaction (bigger batches under load); also the sweeper's batch.
+    "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=1_000),
     # Campaigns: length of enrollment referral codes (advocate codes are 10 characters long,
     # so the two kinds never collide), life of a signed share link.
     "ENROLLMENT_CODE_LENGTH": env.int("SCRM_ENROLLMENT_CODE_LENGTH", default=12),

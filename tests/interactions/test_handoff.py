@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from interactions.models import Interaction
+from interactions.models import Interaction, ScoringPending
 from interactions.services import interactions_ingest
 from interactions.tasks import score_batch
 from tests.graph import author_with_friends, published_post, staff_caller
@@ -119,4 +119,4 @@ def test_score_batch_task_acknowledges_late_and_scores_only_new_ids(brand):
     assert score_batch.max_retries == 5
     assert first == {"claimed": 2, "pairs": 2}
     assert again == {"claimed": 0, "pairs": 0}
-    assert not Interaction.objects.filter(scored_at__isnull=True).exists()
+    assert not ScoringPending.objects.exists()

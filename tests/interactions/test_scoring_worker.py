@@ -11,7 +11,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.utils import timezone
 
-from interactions.models import Interaction, Tie
+from interactions.models import ScoringPending, Tie
 from scrm.celery import app
 from tests.conftest import app_client_for
 from tests.factories import BrandFactory
@@ -79,9 +79,7 @@ def test_batch_ingested_over_http_is_scored_by_a_real_worker(monkeypatch):
         assert [r["status"] for r in response.json()["results"]] == ["created"] * 5
 
         # then the worker scores every event (bounded wait)
-        scored = wait_until(
-            lambda: not Interaction.objects.filter(brand=brand, scored_at__isnull=True).exists()
-        )
+        scored = wait_until(lambda: not ScoringPending.objects.filter(brand_id=brand.pk).exists())
         assert scored, "the worker did not score the batch in time"
 
     # and the ties hold the hand-computed affinities

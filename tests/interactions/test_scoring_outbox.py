@@ -1,0 +1,346 @@
+"""The scoring outbox (exactly-once claims) and the build-and-swap recompute of every brand."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.utils import timezone
+
+from interactions import scoring
+from interactions.models import Interaction, ScoringPending, Tie
+from interactions.recompute import ties_recompute, ties_recompute_all
+from interactions.scoring import Event, TieParams
+from interactions.scoring_db import ties_score_batch, ties_score_unscored
+from interactions.tasks import score_batch
+from tests.factories import BrandFactory, CustomerFactory
+from tests.graph import befriend, staff_caller
+
+PARAMS = TieParams.from_settings()
+MINUTE = timedelta(minutes=1)
+
+
+def messages(actor, target, n: int, prefix: str, start=None) -> list[dict]:
+    start = start or timezone.now() - timedelta(days=1)
+    return [
+        {
+            "event_id": f"{prefix}{i}",
+            "type": "message",
+            "actor": actor.pk,
+            "target": target.pk,
+            "occurred_at": (start - i * MINUTE).isoformat(),
+        }
+        for i in range(n)
+    ]
+
+
+def ingest(brand, events):
+    from interactions.services import interactions_ingest
+
+    return interactions_ingest(caller=staff_caller(brand.pk), events=events)
+
+
+def expected_affinity(events: list[dict]) -> float:
+    state = scoring.from_events(
+        [Event(e["type"], timezone.datetime.fromisoformat(e["occurred_at"])) for e in events],
+        PARAMS,
+    )
+    return state.score
+
+
+def ids_of(brand) -> list[int]:
+    return sorted(Interaction.objects.filter(brand=brand).values_list("id", flat=True))
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_ingest_puts_each_new_event_in_the_outbox_once():
+    # given a brand and a batch of three events
+    brand = BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    events = messages(a, b, 3, "m")
+
+    # when it is ingested twice
+    ingest(brand, events)
+    again = ingest(brand, events)
+
+    # then the outbox holds the three new ids once, and the duplicates add nothing
+    assert [r.status for r in again] == ["duplicate"] * 3
+    pending = ScoringPending.objects.filter(brand_id=brand.pk)
+    assert sorted(pending.values_list("interaction_id", flat=True)) == ids_of(brand)
+
+
+@pytest.mark.django_db
+def test_task_fills_its_batch_with_other_pending_events_of_its_brand_only():
+    # given two ingest batches of one brand and one of another brand
+    brand, other = BrandFactory(), BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    x, y = CustomerFactory.create_batch(2, brand=other)
+    first = ingest(brand, messages(a, b, 2, "m"))
+    ingest(brand, messages(b, a, 3, "n"))
+    ingest(other, messages(x, y, 2, "o"))
+
+    # when the first batch's task runs, then its re-delivery and the second batch's task
+    result = score_batch.apply(args=[[r.id for r in first]]).get()
+    redelivered = score_batch.apply(args=[[r.id for r in first]]).get()
+
+    # then it applied all five events of its brand in one transaction, none of the other's
+    assert result == {"claimed": 5, "pairs": 1}
+    assert redelivered == {"claimed": 0, "pairs": 0}
+    assert not ScoringPending.objects.filter(brand_id=brand.pk).exists()
+    assert ScoringPending.objects.filter(brand_id=other.pk).count() == 2
+    assert math.isclose(
+        Tie.objects.get(source=b, target=a).c_message,
+        3 * sum(2 ** (-i / (PARAMS.half_life_days * 24 * 60)) for i in range(3)),
+        rel_tol=1e-12,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_redeliveries_apply_every_event_exactly_once():
+    # given 200 messages a → b, all pending
+    brand = BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    events = messages(a, b, 200, "m")
+    ingest(brand, events)
+    ids = ids_of(brand)
+
+    # when four workers score overlapping batches at the same time (each batch twice)
+    batches = [ids[:120], ids[80:], ids[:120], ids[80:]]
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(batches))
+
+    def work(batch):
+        try:
+            start.wait()
+            claimed.append(ties_score_batch(interaction_ids=batch).claimed)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then each event was claimed by exactly one of them and counted once in the tie
+    assert errors == [], [str(e) for e in errors]
+    assert sum(claimed) == 200
+    assert not ScoringPending.objects.exists()
+    tie = Tie.objects.get(source=a, target=b)
+    assert math.isclose(tie.affinity, expected_affinity(events), rel_tol=1e-12)
+
+
+@pytest.mark.django_db
+def test_sweeper_applies_events_left_pending():
+    # given events whose task was lost, pending for an hour
+    brand = BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    events = messages(a, b, 4, "m")
+    ingest(brand, events)
+    ScoringPending.objects.update(created_at=timezone.now() - timedelta(hours=1))
+
+    # when the sweeper runs
+    swept = ties_score_unscored(older_than=timedelta(minutes=10))
+
+    # then they are applied once
+    assert swept == 4
+    assert not ScoringPending.objects.exists()
+    tie = Tie.objects.get(source=a, target=b)
+    assert math.isclose(tie.affinity, expected_affinity(events), rel_tol=1e-12)
+    assert ties_score_unscored(older_than=timedelta(0)) == 0
+
+
+# --- build-and-swap recompute of every brand ---------------------------------------------------
+
+
+def two_brands():
+    """Two brands with friends, interactions (scored and still pending) and flags."""
+    out = []
+    for n in range(2):
+        brand = BrandFactory()
+        people = CustomerFactory.create_batch(4, brand=brand)
+        befriend(people[0], people[1:])
+        befriend(people[1], people[2:3])
+        t = timezone.now() - timedelta(days=2)
+        ingest(brand, messages(people[0], people[1], 3, f"a{n}", t))
+        ingest(brand, messages(people[1], people[0], 2, f"b{n}", t))
+        ingest(brand, messages(people[2], people[3], 1, f"c{n}", t))
+        ties_score_batch(interaction_ids=ids_of(brand))
+        ingest(
+            brand,
+            [
+                *messages(people[3], people[0], 1, f"d{n}", t),
+                {
+                    "event_id": f"blk{n}",
+                    "type": "block",
+                    "actor": people[3].pk,
+                    "target": people[1].pk,
+                    "occurred_at": t.isoformat(),
+                },
+            ],
+        )
+        out.append((brand, people))
+    return out
+
+
+def state(brand) -> dict:
+    return {
+        (t.source_id, t.target_id): (
+            t.last_event_at,
+            round(t.affinity, 9),
+            tuple(round(v, 9) for v in t.components.values()),
+            tuple(t.flags),
+            round(t.strength, 9),
+            round(t.intensity, 9),
+            round(t.mutual_jaccard, 9),
+        )
+        for t in Tie.objects.filter(brand=brand)
+    }
+
+
+def table_schema() -> dict:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Tie._meta.db_table)
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Tie._meta.db_table])
+        sequence = cursor.fetchone()[0]
+        cursor.execute(
+            """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                WHERE conrelid = %s::regclass ORDER BY 1""",
+            [Tie._meta.db_table],
+        )
+        definitions = cursor.fetchall()
+        cursor.execute(
+            """SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY 1""",
+            [Tie._meta.db_table],
+        )
+        indexes = cursor.fetchall()
+        columns = [
+            (c.name, c.type_code, c.null_ok)
+            for c in connection.introspection.get_table_description(cursor, Tie._meta.db_table)
+        ]
+    return {
+        "constraints": constraints,
+        "definitions": definitions,
+        "indexes": indexes,
+        "sequence": sequence,
+        "columns": columns,
+    }
+
+
+@pytest.mark.django_db
+def test_recompute_all_equals_the_per_brand_recompute_and_keeps_the_schema():
+    # given two brands; the per-brand recompute of each as of one time
+    worlds = two_brands()
+    as_of = timezone.now()
+    schema = table_schema()
+    for brand, _ in worlds:
+        ties_recompute(brand_id=brand.pk, as_of=as_of)
+    per_brand = {brand.pk: state(brand) for brand, _ in worlds}
+
+    # when every brand is rebuilt into a new table that is swapped in
+    reports = ties_recompute_all(as_of=as_of)
+
+    # then the rows are the same, the flags kept, the schema and its names unchanged
+    assert {brand.pk: state(brand) for brand, _ in worlds} == per_brand
+    assert [r.brand_id for r in reports] == sorted(brand.pk for brand, _ in worlds)
+    for _brand, people in worlds:
+        assert Tie.objects.get(source=people[3], target=people[1]).flags == ["blocked"]
+    assert table_schema() == schema
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+    # and the swapped table takes writes as before (identity, defaults, unique key)
+    brand, people = worlds[0]
+    ingest(brand, messages(people[2], people[0], 1, "after"))
+    assert ties_score_batch(interaction_ids=ids_of(brand)).claimed == 1
+
+
+@pytest.mark.django_db
+def test_recompute_all_applies_pending_events_and_clears_the_outbox():
+    worlds = two_brands()
+    as_of = timezone.now()
+
+    ties_recompute_all(as_of=as_of)
+
+    assert not ScoringPending.objects.exists()
+    for _brand, people in worlds:
+        tie = Tie.objects.get(source=people[3], target=people[0])
+        assert math.isclose(tie.c_message, 3.0 * 2 ** (-0.0), rel_tol=1e-12)
+    # a later task for those ids changes nothing
+    before = {brand.pk: state(brand) for brand, _ in worlds}
+    for brand, _ in worlds:
+        assert ties_score_batch(interaction_ids=ids_of(brand)).claimed == 0
+    assert {brand.pk: state(brand) for brand, _ in worlds} == before
+
+
+def waiting_on_a_lock(timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_swap_keeps_flags_set_while_building_and_while_swapping():
+    # given two brands with ties
+    worlds = two_brands()
+    brand, people = worlds[0]
+    errors: list[BaseException] = []
+
+    def flag(event_id: str, actor, target):
+        try:
+            ingest(
+                brand,
+                [
+                    {
+                        "event_id": event_id,
+                        "type": "mute_author",
+                        "actor": actor.pk,
+                        "target": target.pk,
+                        "occurred_at": timezone.now().isoformat(),
+                    }
+                ],
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    blocked: list[threading.Thread] = []
+
+    def on_step(name: str) -> None:
+        if name == "build":
+            # another request commits a flag while the new table is being built
+            thread = threading.Thread(target=flag, args=("mute-1", people[2], people[0]))
+            thread.start()
+            thread.join()
+        elif name == "swap: flags":
+            # and another one tries while the old table is locked for the swap: it waits
+            thread = threading.Thread(target=flag, args=("mute-2", people[0], people[3]))
+            thread.start()
+            assert waiting_on_a_lock()
+            blocked.append(thread)
+
+    # when every brand is rebuilt and swapped in meanwhile
+    ties_recompute_all(on_step=on_step)
+    for thread in blocked:
+        thread.join()
+
+    # then both flags are on the live table, next to the older one
+    assert errors == [], [str(e) for e in errors]
+    assert Tie.objects.get(source=people[2], target=people[0]).flags == ["muted"]
+    assert Tie.objects.get(source=people[0], target=people[3]).flags == ["muted"]
+    assert Tie.objects.get(source=people[3], target=people[1]).flags == ["blocked"]
