@@ -77,6 +77,8 @@ class MemberScopedAdmin(BrandScopedAdmin):
     role decides what they may do); superusers see all. Rows are changed through services."""
 
     def _roles(self, request) -> dict[int, str]:
+        if not request.user.is_authenticated:
+            return {}
         if not hasattr(request, "_campaign_admin_roles"):
             request._campaign_admin_roles = dict(
                 Membership.objects.filter(user=request.user, brand__is_active=True).values_list(
