@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_CUSTOMERS ?= 5000
+DEMO_WEEKS ?= 4
 PYTEST_ARGS ?=
 
 .PHONY: venv run test lint format check-migrations ci clean
@@ -20,7 +21,7 @@ venv: $(BIN)/.installed
 ## Start PostgreSQL + Redis (embedded), migrate, load demo data, run a Celery worker and serve
 ## API + admin on http://127.0.0.1:$(PORT). Ctrl-C stops everything.
 run: venv
-	PORT=$(PORT) DEMO_CUSTOMERS=$(DEMO_CUSTOMERS) DJANGO_SETTINGS_MODULE=scrm.settings.local \
+	PORT=$(PORT) DEMO_CUSTOMERS=$(DEMO_CUSTOMERS) DEMO_WEEKS=$(DEMO_WEEKS) DJANGO_SETTINGS_MODULE=scrm.settings.local \
 		$(BIN)/python -m scrm.devservers --data .local -- bash scripts/serve_local.sh
 
 ## The whole test suite against a throwaway PostgreSQL and Redis started for this run.

@@ -18,6 +18,11 @@ $PY manage.py seed_demo --customers "${DEMO_CUSTOMERS:-5000}" --if-empty --app-k
   | tee .local/seed.log
 app_key=$(sed -n 's/^App key (make run, shown once): //p' .local/seed.log)
 rm -f .local/seed.log
+# Weeks of posts, engagement, a campaign and its orders through the real services (first start
+# only), so ties, the leaderboard, fatigue decisions and the campaign report have numbers.
+if [ "${DEMO_WEEKS:-4}" -gt 0 ]; then
+  $PY manage.py seed_demo_activity --weeks "${DEMO_WEEKS:-4}" --if-empty
+fi
 
 pids=()
 stop_all() {

@@ -148,6 +148,15 @@ def post_publish(*, caller: Caller, post: Post, preview: bool = False) -> Publis
     return _apply(post=post, caller=caller, now=now, preview=preview)
 
 
+@transaction.atomic
+def post_publish_as_of(*, caller: Caller, post: Post, at: datetime) -> PublishAnswer:
+    """Decide and apply as of ``at`` (a past time), for loading history in time order (demo
+    activity, imports). The Redis fatigue counters are consumed at ``at``: rebuild them from
+    the ledger afterwards (``counters_rebuild``)."""
+    post = Post.objects.select_related("author").select_for_update().get(pk=post.pk)
+    return _apply(post=post, caller=caller, now=at, preview=False)
+
+
 def posts_publish_due(*, limit: int, now: datetime | None = None) -> Counter:
     """Publish deferred posts whose time has come, each re-checked against the rules now
     (it may be published, deferred again or rejected) in its own transaction.
