@@ -1,19 +1,22 @@
 import django_filters
 
+from customers.models import Advocate, Customer
+from scrm.api.filters import BrandIdFilter, StrictBooleanFilter, StrictFilterSet
+
 from .models import Campaign, CampaignStatus, Conversion, ConversionSource, Post, PostStatus
 
 
-class PostFilter(django_filters.FilterSet):
+class PostFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=PostStatus.choices)
-    author = django_filters.NumberFilter(field_name="author_id")
-    commercial = django_filters.BooleanFilter()
+    author = BrandIdFilter(model=Customer, field_name="author_id")
+    commercial = StrictBooleanFilter()
 
     class Meta:
         model = Post
         fields = ["status", "author", "commercial"]
 
 
-class CampaignFilter(django_filters.FilterSet):
+class CampaignFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=CampaignStatus.choices)
 
     class Meta:
@@ -21,13 +24,13 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["status"]
 
 
-class ConversionFilter(django_filters.FilterSet):
-    campaign = django_filters.NumberFilter(field_name="campaign_id")
-    advocate = django_filters.NumberFilter(field_name="advocate_id")
-    buyer = django_filters.NumberFilter(field_name="buyer_id")
+class ConversionFilter(StrictFilterSet):
+    campaign = BrandIdFilter(model=Campaign, field_name="campaign_id")
+    advocate = BrandIdFilter(model=Advocate, field_name="advocate_id")
+    buyer = BrandIdFilter(model=Customer, field_name="buyer_id")
     source = django_filters.ChoiceFilter(choices=ConversionSource.choices)
-    flagged_for_review = django_filters.BooleanFilter()
-    credited = django_filters.BooleanFilter(
+    flagged_for_review = StrictBooleanFilter()
+    credited = StrictBooleanFilter(
         field_name="uncredited_reason", lookup_expr="exact", method="filter_credited"
     )
 

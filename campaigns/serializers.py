@@ -1,6 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from scrm.api.fields import StrictCharField
+
 from .models import Post, PostStatus
 
 
@@ -48,15 +50,6 @@ class PostDetailSerializer(PostSerializer):
     class Meta(PostSerializer.Meta):
         fields = [*PostSerializer.Meta.fields, "stats"]
         read_only_fields = fields
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of turning them into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def _text_field(required: bool) -> serializers.CharField:

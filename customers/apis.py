@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from interactions import selectors as interaction_selectors
 from scrm.api.pagination import CursorPagination, KeysetPagination
 from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
+from scrm.api.throttling import CallerScopedRateThrottle
 from scrm.tenancy.models import Role
 from scrm.tenancy.services import CallerKind, customer_token_issue
 
@@ -324,13 +325,15 @@ class CustomerTokenView(APIView):
     """Mint a short-lived token that acts only as one customer (app keys and staff)."""
 
     allowed_callers = STAFF_AND_APP
-    throttle_scope = "auth"
+    throttle_classes = [CallerScopedRateThrottle]
+    throttle_scope = "customer_token"
 
     @extend_schema(
         request=CustomerTokenRequestSerializer,
         responses={
             201: TokenResponseSerializer,
             404: OpenApiResponse(description="No customer with this external_id."),
+            429: OpenApiResponse(description="Too many tokens minted by this caller."),
         },
     )
     def post(self, request):

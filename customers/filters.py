@@ -1,15 +1,17 @@
 import django_filters
 from django.db.models import Q
 
+from scrm.api.filters import BrandIdFilter, StrictBooleanFilter, StrictFilterSet
+
 from .models import Advocate, AdvocateStatus, Customer, CustomerKind, LifecycleStage, Tier
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(StrictFilterSet):
     tag = django_filters.CharFilter(method="filter_tag", help_text="Has this tag.")
     lifecycle_stage = django_filters.ChoiceFilter(choices=LifecycleStage.choices)
     kind = django_filters.ChoiceFilter(choices=CustomerKind.choices)
-    is_advocate = django_filters.BooleanFilter(help_text="Is (or is not) a KOC advocate.")
-    marketing_consent = django_filters.BooleanFilter()
+    is_advocate = StrictBooleanFilter(help_text="Is (or is not) a KOC advocate.")
+    marketing_consent = StrictBooleanFilter()
     search = django_filters.CharFilter(
         method="filter_search", help_text="Display name or external id contains; phone ends with."
     )
@@ -32,9 +34,9 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(condition)
 
 
-class FriendshipFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(method="filter_customer", help_text="Either end.")
-    current = django_filters.BooleanFilter(
+class FriendshipFilter(StrictFilterSet):
+    customer = BrandIdFilter(model=Customer, method="filter_customer", help_text="Either end.")
+    current = StrictBooleanFilter(
         field_name="ended_at", lookup_expr="isnull", help_text="Only current (or ended) edges."
     )
 
@@ -42,7 +44,7 @@ class FriendshipFilter(django_filters.FilterSet):
         return queryset.filter(Q(customer_low_id=value) | Q(customer_high_id=value))
 
 
-class AdvocateFilter(django_filters.FilterSet):
+class AdvocateFilter(StrictFilterSet):
     status = django_filters.ChoiceFilter(choices=AdvocateStatus.choices)
     tier = django_filters.ChoiceFilter(choices=Tier.choices)
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from interactions.selectors import TIE_FLAG_NAMES
+from scrm.api.fields import StrictCharField
 
 from .models import (
     Advocate,
@@ -14,7 +15,7 @@ from .models import (
 
 
 def tag_field() -> serializers.CharField:
-    return serializers.CharField(max_length=40, allow_blank=False)
+    return StrictCharField(max_length=40, allow_blank=False)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -56,10 +57,10 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class CustomerCreateSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=128)
-    display_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    external_id = StrictCharField(max_length=128)
+    display_name = StrictCharField(max_length=120, required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=CustomerKind.choices, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=32, required=False, allow_blank=True)
     tags = serializers.ListField(child=tag_field(), required=False, max_length=50)
     lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False)
     source_channel = serializers.ChoiceField(choices=SourceChannel.choices, required=False)
@@ -67,7 +68,7 @@ class CustomerCreateSerializer(serializers.Serializer):
 
 
 class CustomerUpdateSerializer(CustomerCreateSerializer):
-    external_id = serializers.CharField(max_length=128, required=False)
+    external_id = StrictCharField(max_length=128, required=False)
 
 
 class FriendSerializer(serializers.ModelSerializer):
@@ -146,17 +147,17 @@ class AdvocateSerializer(serializers.ModelSerializer):
 
 class AdvocateCreateSerializer(serializers.Serializer):
     customer = serializers.IntegerField(min_value=1)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    notes = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class AdvocateUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=AdvocateStatus.choices, required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=255)
+    notes = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class CustomerTokenRequestSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=128)
+    external_id = StrictCharField(max_length=128)
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -79,9 +79,8 @@ def customer_create(*, brand_id: int, external_id: str, **fields) -> Customer:
         with transaction.atomic():
             return Customer.objects.create(brand_id=brand_id, external_id=external_id, **fields)
     except IntegrityError:
-        raise Conflict(
-            f"A customer with external_id {external_id!r} already exists in this brand."
-        ) from None
+        message = f"A customer with external_id {external_id!r} already exists in this brand."
+        raise Conflict(message, details={"external_id": [message]}) from None
 
 
 @transaction.atomic
@@ -103,9 +102,10 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
         with transaction.atomic():
             customer.save()
     except IntegrityError:
-        raise Conflict(
+        message = (
             f"A customer with external_id {customer.external_id!r} already exists in this brand."
-        ) from None
+        )
+        raise Conflict(message, details={"external_id": [message]}) from None
     return customer
 
 

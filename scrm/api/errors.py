@@ -18,9 +18,15 @@ logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
+    """409; ``details`` (e.g. ``{"external_id": [...]}``) names the conflicting field."""
+
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The request conflicts with the current state."
+
+    def __init__(self, detail=None, code=None, details: dict | None = None):
+        super().__init__(detail, code)
+        self.details = details or {}
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -104,7 +110,7 @@ def exception_handler(exc, context):
         body = error_body("validation_error", _first_message(details), details)
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        body = error_body(str(code), str(exc.detail))
+        body = error_body(str(code), str(exc.detail), getattr(exc, "details", None))
     return Response(body, status=exc.status_code, headers=headers)
 
 

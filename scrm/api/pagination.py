@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
@@ -35,6 +35,13 @@ class CursorPagination(pagination.CursorPagination):
         if size < 1 or size > self.max_page_size:
             raise ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
         return size
+
+    def decode_cursor(self, request):
+        """A cursor that does not decode is a 400 naming ``cursor`` (DRF answers 404)."""
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from scrm.api.fields import StrictCharField
+
 
 class StaffTokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
     brand = serializers.SlugField(
         required=False, help_text="Brand slug; needed only when you belong to several brands."
     )
