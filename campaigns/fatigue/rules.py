@@ -6,6 +6,10 @@ one post: published / deferred / rejected with reasons, the per-recipient exclus
 the counted windows atomically in Redis). Called without consuming anything it is the preview;
 the simulator calls it directly.
 
+Recipients come as `RecipientState` objects or, on the live path, as `RecipientColumns` (the
+same states as numpy columns, times in integer µs); the per-recipient rules are evaluated
+over whole columns either way (`screen_recipients`).
+
 Definitions (chosen here, tested at their edges):
 - "per day" is the calendar day in the brand's time zone: from local 00:00 (inclusive).
 - "rolling N days" is the half-open window (t − N days, t]: an event exactly N days old is out.
@@ -44,6 +48,8 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
 
 
 class Rule(StrEnum):
@@ -92,6 +98,18 @@ class Outcome(StrEnum):
     PUBLISHED = "published"
     DEFERRED = "deferred"
     REJECTED = "rejected"
+
+
+# Per-recipient exclusion codes, in the order the screening applies them (0: admitted).
+_REASONS: tuple[str | None, ...] = (
+    None,
+    *COOLDOWN_REASONS.values(),
+    NO_CONSENT,
+    BACKOFF_REASON,
+    Rule.RECIPIENT_DAILY_CAP.value,
+    Rule.RECIPIENT_WEEKLY_CAP.value,
+)
+_REASON_INDEX = {code: index for index, code in enumerate(_REASONS) if code}
 
 
 class PolicyError(ValueError):
@@ -357,6 +375,79 @@ class RecipientState:
     marketing_consent: bool = True
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+NO_TIME = int(np.iinfo(np.int64).min)  # "no such time" in the µs columns below
+
+
+def to_us(at: datetime, name: str = "time") -> int:
+    """Integer microseconds since the epoch of an aware time (exact: times are µs)."""
+    return (_utc(at, name) - EPOCH) // US
+
+
+@dataclass(frozen=True, eq=False)
+class RecipientColumns:
+    """Many recipients as columns, row i being one `RecipientState`: what the live path
+    reads from PostgreSQL in one go and what `decide` screens with whole-column operations.
+
+    Times are integer µs since the epoch (`to_us`), ``NO_TIME`` where a row has none.
+    ``negatives`` maps a negative signal to its column; exposures are two parallel arrays,
+    the row each one belongs to and its time (any order, any number per row).
+    """
+
+    ids: Sequence[Hashable]
+    strength: np.ndarray  # float64
+    marketing_consent: np.ndarray  # bool
+    negatives: Mapping[str, np.ndarray]  # signal → int64 µs
+    ignored_in_row: np.ndarray  # int64
+    last_ignored_us: np.ndarray  # int64 µs
+    exposure_owner: np.ndarray  # int64 row index
+    exposure_us: np.ndarray  # int64 µs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def has_duplicates(self) -> bool:
+        return len(set(self.ids)) != len(self.ids)
+
+    def first_rows(self) -> list[int]:
+        """Row of the first occurrence of each id, in row order."""
+        first: dict[Hashable, int] = {}
+        for row, rid in enumerate(self.ids):
+            first.setdefault(rid, row)
+        return list(first.values())
+
+    @classmethod
+    def from_states(cls, states: Sequence[RecipientState]) -> RecipientColumns:
+        states = list(states)
+        n = len(states)
+        negatives = {signal: np.full(n, NO_TIME, dtype=np.int64) for signal in COOLDOWN_REASONS}
+        last = np.full(n, NO_TIME, dtype=np.int64)
+        owner: list[int] = []
+        times: list[int] = []
+        for row, state in enumerate(states):
+            for signal, when in state.negatives.items():
+                if when is not None and signal in negatives:
+                    negatives[signal][row] = to_us(when)
+            if state.last_ignored_at is not None:
+                last[row] = to_us(state.last_ignored_at)
+            for at in state.exposures:
+                owner.append(row)
+                times.append(to_us(at))
+        return cls(
+            ids=[state.recipient_id for state in states],
+            strength=np.fromiter((s.strength for s in states), dtype=np.float64, count=n),
+            marketing_consent=np.fromiter(
+                (bool(s.marketing_consent) for s in states), dtype=bool, count=n
+            ),
+            negatives=negatives,
+            ignored_in_row=np.fromiter((s.ignored_in_row for s in states), np.int64, count=n),
+            last_ignored_us=last,
+            exposure_owner=np.array(owner, dtype=np.int64),
+            exposure_us=np.array(times, dtype=np.int64),
+        )
+
+
 # --- outputs ---------------------------------------------------------------------------
 
 
@@ -499,12 +590,12 @@ def decide(
     now: datetime,
     post_is_commercial: bool,
     sender: SenderHistory,
-    recipients: Sequence[RecipientState],
+    recipients: Sequence[RecipientState] | RecipientColumns,
 ) -> Decision:
     """Decide one post. Pure: reads its arguments only, returns a new `Decision`."""
     now = _utc(now, "now")
     if not post_is_commercial:
-        admitted, exclusions, _ = _screen_recipients(policy, now, False, sender, recipients)
+        admitted, exclusions, _ = screen_recipients(policy, now, False, sender, recipients)
         plan = _plan(policy, now, False, sender, None, None, ())
         return Decision(Outcome.PUBLISHED, admitted=admitted, exclusions=exclusions, plan=plan)
 
@@ -637,7 +728,7 @@ def decide(
             caps_halved=caps_halved,
         )
 
-    admitted, exclusions, limits = _screen_recipients(policy, now, True, sender, recipients)
+    admitted, exclusions, limits = screen_recipients(policy, now, True, sender, recipients)
     plan = _plan(policy, now, True, sender, daily_cap, weekly_cap, limits, gap, share_max)
     return Decision(
         Outcome.PUBLISHED,
@@ -674,78 +765,90 @@ def _plan(
     )
 
 
-def _screen_recipients(
+def screen_recipients(
     policy: FatiguePolicy,
     now: datetime,
     commercial: bool,
     sender: SenderHistory,
-    recipients: Sequence[RecipientState],
+    recipients: Sequence[RecipientState] | RecipientColumns,
 ) -> tuple[tuple[Hashable, ...], dict[Hashable, str], list[RecipientLimit]]:
-    """(admitted ids, {id: reason}, budgets of the admitted) for one post at ``now``."""
-    kind = sender.kind
-    cooldown_on = policy.applies(Rule.COOLDOWN, kind)
-    backoff_on = commercial and policy.applies(Rule.BACKOFF, kind)
-    daily_on = commercial and policy.applies(Rule.RECIPIENT_DAILY_CAP, kind)
-    weekly_on = commercial and policy.applies(Rule.RECIPIENT_WEEKLY_CAP, kind)
-    cooldowns = [
-        (signal, None if days is None else timedelta(days=days), COOLDOWN_REASONS[signal])
-        for signal, days in policy.cooldown_days.items()
-        if signal in COOLDOWN_REASONS
-    ]
-    # Most severe first, so the reason shown is the strongest one.
-    order = list(COOLDOWN_REASONS)
-    cooldowns.sort(key=lambda item: order.index(item[0]))
-    today = day_start(now, policy.zone)
-    window_start = now - policy.window
+    """(admitted ids, {id: reason}, budgets of the admitted) for one post at ``now``.
 
-    admitted: list[Hashable] = []
-    exclusions: dict[Hashable, str] = {}
+    Every rule is evaluated over whole columns at once (numpy), in the order of severity:
+    cool-downs (most severe signal first), then for commercial posts consent, back-off and
+    the daily and window budgets. A repeated recipient id counts once (its first row).
+    """
+    cols = (
+        recipients
+        if isinstance(recipients, RecipientColumns)
+        else RecipientColumns.from_states(recipients)
+    )
+    n = len(cols)
+    if n == 0:
+        return (), {}, []
+    kind = sender.kind
+    now_us = to_us(now)
+    reason = np.zeros(n, dtype=np.int8)  # index into _REASONS; 0: admitted
+
+    if policy.applies(Rule.COOLDOWN, kind):
+        # Most severe first: a row keeps the first reason that hits it.
+        for signal in COOLDOWN_REASONS:
+            if signal not in policy.cooldown_days:
+                continue
+            when = cols.negatives.get(signal)
+            if when is None:
+                continue
+            hit = when != NO_TIME
+            days = policy.cooldown_days[signal]
+            if days is not None:
+                hit &= now_us < when + timedelta(days=days) // US
+            reason[hit & (reason == 0)] = _REASON_INDEX[COOLDOWN_REASONS[signal]]
+
+    daily = weekly = None
+    if commercial:
+        reason[~cols.marketing_consent & (reason == 0)] = _REASON_INDEX[NO_CONSENT]
+        if policy.applies(Rule.BACKOFF, kind):
+            ignored, last = cols.ignored_in_row, cols.last_ignored_us
+            candidate = (
+                (reason == 0) & (last != NO_TIME) & (ignored >= policy.backoff_after_ignored)
+            )
+            if candidate.any():
+                length = np.zeros(n, dtype=np.int64)
+                for k in np.unique(ignored[candidate]).tolist():
+                    length[ignored == k] = timedelta(days=backoff_days(k, policy)) // US
+                hit = candidate & (now_us < last + length)
+                reason[hit] = _REASON_INDEX[BACKOFF_REASON]
+        daily_on = policy.applies(Rule.RECIPIENT_DAILY_CAP, kind)
+        weekly_on = policy.applies(Rule.RECIPIENT_WEEKLY_CAP, kind)
+        if daily_on or weekly_on:
+            strength = cols.strength
+            strength = np.where(np.isfinite(strength), np.clip(strength, 0.0, 1.0), 0.0)
+            owner, times = cols.exposure_owner, cols.exposure_us
+        if daily_on:
+            daily = np.floor(policy.recipient_daily_cap * (0.5 + strength) + 0.5).astype(np.int64)
+            today = to_us(day_start(now, policy.zone))
+            count = np.bincount(owner[times >= today], minlength=n)
+            reason[(count >= daily) & (reason == 0)] = _REASON_INDEX[Rule.RECIPIENT_DAILY_CAP]
+        if weekly_on:
+            weekly = np.floor(policy.recipient_weekly_cap * (0.5 + strength) + 0.5).astype(np.int64)
+            since = now_us - policy.window // US
+            count = np.bincount(owner[times > since], minlength=n)
+            reason[(count >= weekly) & (reason == 0)] = _REASON_INDEX[Rule.RECIPIENT_WEEKLY_CAP]
+
+    ids = cols.ids
+    if cols.has_duplicates():
+        rows = cols.first_rows()
+        admitted_rows = [i for i in rows if reason[i] == 0]
+        excluded_rows = [i for i in rows if reason[i] != 0]
+    else:
+        admitted_rows = np.flatnonzero(reason == 0).tolist()
+        excluded_rows = np.flatnonzero(reason).tolist()
+    admitted = tuple(ids[i] for i in admitted_rows)
+    codes = reason[excluded_rows].tolist()
+    exclusions = {ids[i]: _REASONS[c] for i, c in zip(excluded_rows, codes, strict=True)}
     limits: list[RecipientLimit] = []
-    seen: set[Hashable] = set()
-    for state in recipients:
-        rid = state.recipient_id
-        if rid in seen:
-            continue
-        seen.add(rid)
-        reason = None
-        if cooldown_on and state.negatives:
-            for signal, length, code in cooldowns:
-                when = state.negatives.get(signal)
-                if when is not None and (length is None or now < _utc(when) + length):
-                    reason = code
-                    break
-        if reason is None and commercial:
-            if not state.marketing_consent:
-                reason = NO_CONSENT
-            elif (
-                backoff_on
-                and state.last_ignored_at is not None
-                and state.ignored_in_row >= policy.backoff_after_ignored
-                and now
-                < _utc(state.last_ignored_at)
-                + timedelta(days=backoff_days(state.ignored_in_row, policy))
-            ):
-                reason = BACKOFF_REASON
-        daily = weekly = None
-        if reason is None and commercial:
-            if daily_on:
-                daily = recipient_budget(policy.recipient_daily_cap, state.strength)
-            if weekly_on:
-                weekly = recipient_budget(policy.recipient_weekly_cap, state.strength)
-            if state.exposures and (daily is not None or weekly is not None):
-                times = [_utc(t) for t in state.exposures]
-                if daily is not None and sum(1 for t in times if t >= today) >= daily:
-                    reason = Rule.RECIPIENT_DAILY_CAP.value
-                elif weekly is not None and sum(1 for t in times if t > window_start) >= weekly:
-                    reason = Rule.RECIPIENT_WEEKLY_CAP.value
-            elif daily == 0:
-                reason = Rule.RECIPIENT_DAILY_CAP.value
-            elif weekly == 0:
-                reason = Rule.RECIPIENT_WEEKLY_CAP.value
-        if reason is None:
-            admitted.append(rid)
-            if commercial:
-                limits.append(RecipientLimit(rid, daily, weekly))
-        else:
-            exclusions[rid] = reason
-    return tuple(admitted), exclusions, limits
+    if commercial:
+        dailies = daily[admitted_rows].tolist() if daily is not None else [None] * len(admitted)
+        weeklies = weekly[admitted_rows].tolist() if weekly is not None else [None] * len(admitted)
+        limits = list(map(RecipientLimit, admitted, dailies, weeklies))
+    return admitted, exclusions, limits
