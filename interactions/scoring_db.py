@@ -157,9 +157,11 @@ def _batch_sql(params: TieParams) -> str:
     transaction ends: the new state of both directions is computed from that read and
     written once, with strength and intensity, by one upsert (one row version per tie).
 
-    The claim deletes the outbox rows of the task's ids plus, up to %(fill)s more, the
-    brand's oldest other pending rows (adaptive batching: under load one task applies many
-    small ingest batches at once; tasks that find their ids gone do nothing).
+    The claim deletes the outbox rows of the task's ids plus the brand's oldest pending rows,
+    up to %(fill)s (under load one task applies everything that became pending while the
+    batch before it held the lock; tasks that find their ids gone do nothing). No other
+    transaction claims a brand's rows while its lock is held, so none are skipped or waited
+    for.
 
     Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
     stored state (S, last) and the batch (B, b_last) merge as
@@ -191,18 +193,14 @@ def _batch_sql(params: TieParams) -> str:
     return f"""
     WITH claim AS MATERIALIZED (
         DELETE FROM {PTAB} p
-         WHERE p.interaction_id IN (
-                SELECT interaction_id FROM {PTAB}
-                 WHERE interaction_id = ANY(%(ids)s::bigint[])
-                   AND brand_id = ANY(%(brands)s::bigint[])
-                   FOR UPDATE SKIP LOCKED)
-            OR p.interaction_id IN (
-                SELECT interaction_id FROM {PTAB}
-                 WHERE brand_id = ANY(%(brands)s::bigint[])
-                   AND interaction_id <> ALL(%(ids)s::bigint[])
-                 ORDER BY brand_id, interaction_id
-                 LIMIT %(fill)s
-                   FOR UPDATE SKIP LOCKED)
+         WHERE p.brand_id = ANY(%(brands)s::bigint[])
+           AND p.interaction_id IN (
+                SELECT x FROM unnest(%(ids)s::bigint[]) AS x
+                UNION ALL
+                (SELECT interaction_id FROM {PTAB}
+                  WHERE brand_id = ANY(%(brands)s::bigint[])
+                  ORDER BY brand_id, interaction_id
+                  LIMIT %(fill)s))
         RETURNING p.interaction_id
     ), ev AS MATERIALIZED (
         SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g, i.type, i.occurred_at,
