@@ -2,18 +2,21 @@
 full recompute (`interactions.recompute`). The math is `interactions.scoring`; this module
 only mirrors it in set-based SQL (float8).
 
-Concurrency: every scoring transaction takes a PostgreSQL advisory lock per brand — shared
-for incremental batches (any number run side by side; their tie upserts lock rows in
-``(source, target)`` order), exclusive for the full recompute — so a recompute never
-interleaves with a batch of the same brand. A batch waits for it at most
-``SCORING_LOCK_TIMEOUT_MS`` and is then retried by Celery; events it leaves unscored are
-picked up by the sweeper (`ties_score_unscored`).
+Concurrency: every scoring transaction takes an exclusive PostgreSQL advisory lock per
+brand (in brand order), the incremental batches as well as the full recompute: one writer
+of a brand's tie scores at a time. A batch reads the current tie rows and writes their new
+state in one statement, which is exact only because nothing else writes those scores
+meanwhile; batches of one brand queue up on the lock, and the next one takes everything that
+became pending in the meantime (bigger batches under load, never many small ones fighting
+over the same rows). A batch waits at most ``SCORING_LOCK_TIMEOUT_MS`` and is then retried
+by Celery; events it leaves unscored are picked up by the sweeper (`ties_score_unscored`).
+Ingest writes only the negative-signal flag columns of tie rows, which scoring never sets.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,12 +44,6 @@ LOCK_NAMESPACE = 0x5C0E  # high 32 bits of the advisory lock key; the brand id i
 
 def brand_lock_key(brand_id: int) -> int:
     return (LOCK_NAMESPACE << 32) | (brand_id & 0xFFFFFFFF)
-
-
-def lock_brands_shared(cursor, brand_ids: Iterable[int]) -> None:
-    """Shared advisory locks (transaction scope), in brand order."""
-    for brand_id in sorted(set(brand_ids)):
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [brand_lock_key(brand_id)])
 
 
 def lock_brand_exclusive(cursor, brand_id: int) -> None:
@@ -151,146 +148,121 @@ def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: da
         return cursor.rowcount
 
 
-def _merge_sql(params: TieParams) -> str:
-    """Claim the batch in the outbox, aggregate per directed pair, upsert into the ties;
-    answer one row: how many events were claimed and the undirected pairs whose strength is
-    to be refreshed (an unfriend changes the friendship-duration term), as arrays.
+def _batch_sql(params: TieParams) -> str:
+    """The whole batch in one statement: claim it in the outbox, aggregate per directed pair,
+    merge into both directed rows of every touched pair and refresh their strength.
 
-    The claim deletes the outbox rows of the task's ids plus, up to %(fill)s more, the
-    brand's oldest other pending rows (adaptive batching: under load one task applies many
-    small ingest batches at once; tasks that find their ids gone do nothing). Rows locked by
-    another worker are skipped, never waited for: that worker applies them.
+    Runs under the exclusive scoring lock of its brands (taken by the statement before), so
+    the tie rows it reads are the latest state and no other batch writes them until this
+    transaction ends: the new state of both directions is computed from that read and
+    written once, with strength and intensity, by one upsert (one row version per tie).
+
+    The claim deletes the outbox rows of the task's ids plus the brand's oldest pending rows,
+    up to %(fill)s (under load one task applies everything that became pending while the
+    batch before it held the lock; tasks that find their ids gone do nothing). No other
+    transaction claims a brand's rows while its lock is held, so none are skipped or waited
+    for.
 
     Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
     stored state (S, last) and the batch (B, b_last) merge as
     ``S·2^(−(new_last − last)/H) + B·2^(−(new_last − b_last)/H)``, new_last = GREATEST —
-    the in-order and the out-of-order rule of `scoring.apply` at once. The reverse row of
-    each pair is upserted too (no state change) so that both rows of the pair exist and are
-    locked in one ``(source, target)`` order before the strength refresh.
+    the in-order and the out-of-order rule of `scoring.apply` at once. Strength is written
+    for pairs with interaction state (flag-only rows keep 0), as in the recompute; a pair
+    touched by an unfriend only (the friendship-duration term changed) is refreshed if it
+    has state. Answers one row: events claimed, undirected pairs touched.
     """
-    comps = ", ".join(f"c_{name}" for name in COMPONENTS)
+    cols = ("affinity", *(f"c_{name}" for name in COMPONENTS))
     agg_comps = ",\n".join(
-        f"COALESCE(sum(c.x) FILTER (WHERE c.comp = '{name}'), 0::float8) AS c_{name}"
+        f"COALESCE(sum(x) FILTER (WHERE comp = '{name}'), 0::float8) AS c_{name}"
         for name in COMPONENTS
     )
-    zero_comps = ", ".join(f"0::float8 AS c_{name}" for name in COMPONENTS)
-    new_last = "GREATEST(t.last_event_at, EXCLUDED.last_event_at)"
+    new_last = "GREATEST(t.last_event_at, a.last)"
     f_old = f"COALESCE({decay_sql(seconds_between(new_last, 't.last_event_at'), params)}, 1)"
-    f_new = f"COALESCE({decay_sql(seconds_between(new_last, 'EXCLUDED.last_event_at'), params)}, 1)"
-    sets = ",\n".join(
-        f"{col} = t.{col} * {f_old} + EXCLUDED.{col} * {f_new}"
-        for col in ("affinity", *(f"c_{name}" for name in COMPONENTS))
+    f_new = f"COALESCE({decay_sql(seconds_between(new_last, 'a.last'), params)}, 1)"
+    merged = ",\n".join(
+        f"COALESCE(t.{c}, 0::float8) * {f_old} + COALESCE(a.{c}, 0::float8) * {f_new} AS {c}"
+        for c in cols
     )
+    a_lh = value_at_sql("f.affinity", "f.last", "%(as_of)s", params)
+    a_hl = value_at_sql("r.affinity", "r.last", "%(as_of)s", params)
+    days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
+    strength = strength_sql(
+        "u.intensity", "u.days", "u.jac", f"COALESCE(st.kappa, {_f(params.kappa_default)})", params
+    )
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     return f"""
-    WITH own AS (
-        SELECT interaction_id FROM {PTAB}
-         WHERE interaction_id = ANY(%(ids)s::bigint[]) AND brand_id = ANY(%(brands)s::bigint[])
-           FOR UPDATE SKIP LOCKED
-    ), more AS (
-        SELECT interaction_id FROM {PTAB}
-         WHERE brand_id = ANY(%(brands)s::bigint[])
-           AND interaction_id <> ALL(%(ids)s::bigint[])
-         ORDER BY brand_id, interaction_id
-         LIMIT %(fill)s
-           FOR UPDATE SKIP LOCKED
-    ), gone AS (
+    WITH claim AS MATERIALIZED (
         DELETE FROM {PTAB} p
-         WHERE p.interaction_id IN (SELECT interaction_id FROM own
-                                    UNION ALL SELECT interaction_id FROM more)
+         WHERE p.brand_id = ANY(%(brands)s::bigint[])
+           AND p.interaction_id IN (
+                SELECT x FROM unnest(%(ids)s::bigint[]) AS x
+                UNION ALL
+                (SELECT interaction_id FROM {PTAB}
+                  WHERE brand_id = ANY(%(brands)s::bigint[])
+                  ORDER BY brand_id, interaction_id
+                  LIMIT %(fill)s))
         RETURNING p.interaction_id
-    ), claimed AS (
-        SELECT i.brand_id, i.actor_id, i.target_id, i.type, i.occurred_at, i.cancels_at
-          FROM gone JOIN {ITAB} i ON i.id = gone.interaction_id
+    ), ev AS MATERIALIZED (
+        SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g, i.type, i.occurred_at,
+               i.cancels_at
+          FROM claim JOIN {ITAB} i ON i.id = claim.interaction_id
     ), contrib AS (
-        SELECT brand_id AS b, actor_id AS s, target_id AS g,
-               {component_of("type")} AS comp, {weight_case("type", params)} AS w,
+        SELECT b, s, g, {component_of("type")} AS comp, {weight_case("type", params)} AS w,
                {dated_case("type", "occurred_at", "cancels_at")} AS dated
-          FROM claimed
+          FROM ev
          WHERE type = ANY(%(weighted)s::text[])
            AND (type <> '{UNLIKE}' OR cancels_at IS NOT NULL)
     ), ref AS (
         SELECT b, s, g, comp, w, dated, max(dated) OVER (PARTITION BY b, s, g) AS last
           FROM contrib
-    ), xs AS (
-        SELECT c.b, c.s, c.g, c.last, c.comp,
-               c.w * {decay_sql(seconds_between("c.last", "c.dated"), params)} AS x
-          FROM ref c
-    ), agg AS (
-        SELECT c.b, c.s, c.g, c.last, sum(c.x) AS affinity,
+    ), agg AS MATERIALIZED (
+        SELECT b, s, g, last, sum(x) AS affinity,
                {agg_comps}
-          FROM xs c GROUP BY c.b, c.s, c.g, c.last
-    ), both_dirs AS (
-        SELECT b, s, g, last, affinity, {comps} FROM agg
-        UNION ALL
-        SELECT b, g, s, NULL::timestamptz, 0::float8, {zero_comps} FROM agg
-    ), rows AS (
-        SELECT b, s, g, max(last) AS last, sum(affinity) AS affinity,
-               {", ".join(f"sum(c_{name}) AS c_{name}" for name in COMPONENTS)}
-          FROM both_dirs GROUP BY b, s, g
-    ), merged AS (
-        INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, affinity,
-                                 {comps}, created_at, updated_at)
-        SELECT b, s, g, last, affinity, {comps}, %(now)s, %(now)s FROM rows ORDER BY s, g
-        ON CONFLICT (source_id, target_id) DO UPDATE SET
-            last_event_at = {new_last},
-            {sets},
-            updated_at = EXCLUDED.updated_at
-        RETURNING t.brand_id, t.source_id, t.target_id
-    ), touched AS (
-        SELECT brand_id AS b, LEAST(source_id, target_id) AS lo,
-               GREATEST(source_id, target_id) AS hi
-          FROM merged
+          FROM (SELECT b, s, g, last, comp,
+                       w * {decay_sql(seconds_between("last", "dated"), params)} AS x
+                  FROM ref) AS y
+         GROUP BY b, s, g, last
+    ), pairs AS MATERIALIZED (
+        SELECT b, LEAST(s, g) AS lo, GREATEST(s, g) AS hi FROM agg
         UNION
-        SELECT brand_id, LEAST(actor_id, target_id), GREATEST(actor_id, target_id)
-          FROM claimed WHERE type = 'unfriend'
+        SELECT b, LEAST(s, g), GREATEST(s, g) FROM ev WHERE type = 'unfriend'
+    ), nxt AS MATERIALIZED (
+        SELECT d.b, d.s, d.g, d.lo, d.hi, {new_last} AS last,
+               {merged},
+               t.mutual_jaccard AS jac
+          FROM (SELECT b, lo AS s, hi AS g, lo, hi FROM pairs
+                UNION ALL
+                SELECT b, hi, lo, lo, hi FROM pairs) AS d
+          LEFT JOIN {TTAB} t ON t.source_id = d.s AND t.target_id = d.g
+          LEFT JOIN agg a ON a.s = d.s AND a.g = d.g AND a.b = d.b
+    ), u AS (
+        SELECT f.b, f.lo, f.hi, {intensity_sql(a_lh, a_hl, params)} AS intensity,
+               {days} AS days, COALESCE(f.jac, r.jac, 0::float8) AS jac
+          FROM nxt f
+          JOIN nxt r ON r.s = f.g AND r.g = f.s
+          LEFT JOIN {FTAB} fr ON fr.customer_low_id = f.lo AND fr.customer_high_id = f.hi
+                             AND fr.ended_at IS NULL
+         WHERE f.s = f.lo AND (f.last IS NOT NULL OR r.last IS NOT NULL)
+    ), scored AS (
+        SELECT u.b, u.lo, u.hi, u.intensity, {strength} AS strength
+          FROM u LEFT JOIN {STAB} st ON st.brand_id = u.b
+    ), written AS (
+        INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, {", ".join(cols)},
+                                 strength, intensity, strength_updated_at, created_at,
+                                 updated_at)
+        SELECT n.b, n.s, n.g, n.last, {", ".join(f"n.{c}" for c in cols)},
+               sc.strength, sc.intensity, %(as_of)s, %(now)s, %(now)s
+          FROM nxt n JOIN scored sc ON sc.lo = n.lo AND sc.hi = n.hi
+         ORDER BY n.s, n.g
+        ON CONFLICT (source_id, target_id) DO UPDATE SET
+            last_event_at = EXCLUDED.last_event_at, {sets},
+            strength = EXCLUDED.strength, intensity = EXCLUDED.intensity,
+            strength_updated_at = EXCLUDED.strength_updated_at,
+            updated_at = EXCLUDED.updated_at
+        RETURNING 1
     )
-    SELECT (SELECT count(*) FROM gone), count(*),
-           COALESCE(array_agg(b ORDER BY lo, hi), '{{}}'),
-           COALESCE(array_agg(lo ORDER BY lo, hi), '{{}}'),
-           COALESCE(array_agg(hi ORDER BY lo, hi), '{{}}')
-      FROM touched
-    """  # noqa: S608
-
-
-def _strength_refresh_sql(params: TieParams) -> str:
-    """Strength of the given undirected pairs (brand, lo, hi) as of %(as_of)s, both rows.
-
-    Only pairs with interaction state get a strength (flag-only rows keep 0), as in the
-    recompute. Rows are updated in ``(source, target)`` order.
-    """
-    a_lh = value_at_sql("f.affinity", "f.last_event_at", "%(as_of)s", params)
-    a_hl = value_at_sql("r.affinity", "r.last_event_at", "%(as_of)s", params)
-    days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
-    strength = strength_sql(
-        "p.intensity",
-        "p.days",
-        "p.jac",
-        f"COALESCE(st.kappa, {_f(params.kappa_default)})",
-        params,
-    )
-    return f"""
-    WITH pairs AS (
-        SELECT DISTINCT b, lo, hi
-          FROM unnest(%(b)s::bigint[], %(lo)s::bigint[], %(hi)s::bigint[]) AS x(b, lo, hi)
-    ), p AS (
-        SELECT pairs.b, pairs.lo, pairs.hi,
-               {intensity_sql(a_lh, a_hl, params)} AS intensity,
-               {days} AS days,
-               COALESCE(f.mutual_jaccard, r.mutual_jaccard, 0::float8) AS jac
-          FROM pairs
-          LEFT JOIN {TTAB} f ON f.source_id = pairs.lo AND f.target_id = pairs.hi
-          LEFT JOIN {TTAB} r ON r.source_id = pairs.hi AND r.target_id = pairs.lo
-          LEFT JOIN {FTAB} fr ON fr.customer_low_id = pairs.lo
-                             AND fr.customer_high_id = pairs.hi AND fr.ended_at IS NULL
-         WHERE f.last_event_at IS NOT NULL OR r.last_event_at IS NOT NULL
-    ), s AS (
-        SELECT p.b, p.lo, p.hi, p.intensity, {strength} AS strength
-          FROM p LEFT JOIN {STAB} st ON st.brand_id = p.b
-    )
-    UPDATE {TTAB} AS t
-       SET strength = s.strength, intensity = s.intensity, strength_updated_at = %(as_of)s
-      FROM s CROSS JOIN LATERAL (VALUES (s.lo, s.hi), (s.hi, s.lo)) AS d(src, dst)
-     WHERE t.source_id = d.src AND t.target_id = d.dst
+    SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM pairs),
+           (SELECT count(*) FROM written)
     """  # noqa: S608
 
 
@@ -310,9 +282,12 @@ def ties_score_batch(
     ``fill_to`` > 0, also other pending interactions of the same brands, up to that many in
     all (the task does; the sweeper and tests score exactly the ids they name).
 
-    One transaction: claim (delete from the outbox), aggregate per directed pair and upsert,
-    then refresh strength/intensity of the touched pairs on both rows with the brand's
-    current κ. Ids no longer pending (a re-delivered batch) or unknown are ignored.
+    One transaction of three round trips: settings and the batch's brands; the brands'
+    exclusive scoring locks (one writer per brand: batches of a brand queue up here and the
+    next one takes whatever became pending meanwhile); then `_batch_sql`, one statement that
+    claims (deletes from the outbox), aggregates, merges both directed rows of every touched
+    pair and writes their strength/intensity with the brand's current κ. Ids no longer
+    pending (a re-delivered batch) or unknown are ignored.
 
     The commit is asynchronous (``synchronous_commit = off``): if PostgreSQL crashes before
     the WAL reaches disk, the outbox delete is lost together with the tie update it belongs
@@ -327,7 +302,6 @@ def ties_score_batch(
         return BatchResult(0, 0)
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        # One round trip: settings, then the brands' shared locks in brand order.
         cursor.execute(
             f"""SELECT set_config('lock_timeout', %s, true),
                        set_config('synchronous_commit', 'off', true),
@@ -340,15 +314,18 @@ def ties_score_batch(
         brands = cursor.fetchone()[2] or []
         if not brands:
             return BatchResult(0, 0)
+        # A statement of its own: the batch statement's snapshot must be taken after the
+        # lock is granted, so that it sees the commit of the batch before it.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
             [[brand_lock_key(b) for b in brands]],
             binary=True,
         )
         cursor.execute(
-            _merge_sql(params),
+            _batch_sql(params),
             {
                 "now": now,
+                "as_of": as_of,
                 "ids": ids,
                 "brands": brands,
                 "fill": max(0, int(fill_to) - len(ids)),
@@ -356,13 +333,7 @@ def ties_score_batch(
             },
             binary=True,
         )
-        claimed, pairs, b, lo, hi = cursor.fetchone()
-        if pairs:
-            cursor.execute(
-                _strength_refresh_sql(params),
-                {"as_of": as_of, "b": b, "lo": lo, "hi": hi},
-                binary=True,
-            )
+        claimed, pairs, _rows = cursor.fetchone()
     return BatchResult(claimed, pairs)
 
 

@@ -22,7 +22,8 @@ from . import recompute, scoring_db
 )
 def score_batch(interaction_ids: list[int]) -> dict:
     """Apply a batch of new interactions to the ties (idempotent: re-delivery changes nothing),
-    with other pending interactions of the brand up to ``SCORING_BATCH_MAX``."""
+    with the brand's oldest other pending interactions up to ``SCORING_BATCH_MAX`` (one
+    batch per brand at a time: the next one takes what queued while it waited)."""
     return scoring_db.ties_score_batch(
         interaction_ids=interaction_ids, fill_to=settings.SCRM["SCORING_BATCH_MAX"]
     ).as_dict()

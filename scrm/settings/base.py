@@ -217,9 +217,10 @@ SCRM = {
     "INGEST_FUTURE_SKEW_MINUTES": env.int("SCRM_INGEST_FUTURE_SKEW_MINUTES", default=5),
     # Newly created interactions are handed to the scoring queue in tasks of this many ids.
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
-    # A scoring task applies its own ids plus other pending interactions of the brand, up to
-    # this many in one transaction (bigger batches under load); also the sweeper's batch.
-    "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=1_000),
+    # A scoring task applies its own ids plus the brand's oldest other pending interactions,
+    # up to this many in one transaction: one batch per brand at a time (exclusive lock), so
+    # under load the next one takes what queued meanwhile; also the sweeper's batch.
+    "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=20_000),
     # Campaigns: length of enrollment referral codes (advocate codes are 10 characters long,
     # so the two kinds never collide), life of a signed share link.
     "ENROLLMENT_CODE_LENGTH": env.int("SCRM_ENROLLMENT_CODE_LENGTH", default=12),
@@ -234,9 +235,10 @@ SCRM = {
     "REPORT_TIE_BAND_EDGES": env.list(
         "SCRM_REPORT_TIE_BAND_EDGES", cast=float, default=[0.2, 0.4, 0.6, 0.8]
     ),
-    # Tie scoring: how long an incremental batch waits for a running recompute of its brand
-    # before the task is retried; after how many minutes the sweeper scores interactions a
-    # lost or killed task left unscored; work_mem of the full recompute's transaction.
+    # Tie scoring: how long an incremental batch waits for the brand's scoring lock (the
+    # batch before it, or a running recompute) before the task is retried; after how many
+    # minutes the sweeper scores interactions a lost or killed task left unscored; work_mem
+    # of the full recompute's transaction.
     "SCORING_LOCK_TIMEOUT_MS": env.int("SCRM_SCORING_LOCK_TIMEOUT_MS", default=10_000),
     "SCORING_SWEEP_AFTER_MINUTES": env.int("SCRM_SCORING_SWEEP_AFTER_MINUTES", default=10),
     "RECOMPUTE_WORK_MEM": env("SCRM_RECOMPUTE_WORK_MEM", default="256MB"),

@@ -344,3 +344,132 @@ def test_swap_keeps_flags_set_while_building_and_while_swapping():
     assert Tie.objects.get(source=people[2], target=people[0]).flags == ["muted"]
     assert Tie.objects.get(source=people[0], target=people[3]).flags == ["muted"]
     assert Tie.objects.get(source=people[3], target=people[1]).flags == ["blocked"]
+
+
+# --- one writer per brand ---------------------------------------------------------------------
+
+
+def mesh_events(people, n: int, prefix: str, rng) -> list[dict]:
+    """``n`` weighted events between random pairs of ``people``, in both directions."""
+    now = timezone.now()
+    out = []
+    for i in range(n):
+        a, b = rng.sample(people, 2)
+        out.append(
+            {
+                "event_id": f"{prefix}{i}",
+                "type": rng.choice(["message", "reply", "click", "purchase"]),
+                "actor": a.pk,
+                "target": b.pk,
+                "occurred_at": (now - timedelta(minutes=rng.randrange(60 * 24 * 30))).isoformat(),
+            }
+        )
+    return out
+
+
+def tie_state(brand) -> dict:
+    return {
+        (t.source_id, t.target_id): (t.last_event_at, t.affinity, t.strength, t.intensity)
+        for t in Tie.objects.filter(brand=brand)
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_tasks_of_one_brand_apply_each_event_once_and_redelivery_changes_nothing():
+    # given 600 events over many pairs of 8 customers, ingested in six requests (six tasks)
+    import random
+
+    rng = random.Random(3)
+    brand = BrandFactory()
+    people = CustomerFactory.create_batch(8, brand=brand)
+    requests = [ingest(brand, mesh_events(people, 100, f"r{k}-", rng)) for k in range(6)]
+    tasks = [[r.id for r in results] for results in requests]
+
+    # when six workers run the six tasks at once (batches filled up to 250 pending events),
+    # then every task is delivered again
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(tasks))
+
+    def work(ids):
+        try:
+            start.wait()
+            claimed.append(ties_score_batch(interaction_ids=ids, fill_to=250).claimed)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(ids,)) for ids in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [], [str(e) for e in errors]
+    after_first = tie_state(brand)
+    redelivered = [score_batch.apply(args=[ids]).get() for ids in tasks]
+
+    # then each event was claimed exactly once, and the ties equal a single batch of them all
+    assert sum(claimed) == 600
+    assert not ScoringPending.objects.exists()
+    assert redelivered == [{"claimed": 0, "pairs": 0}] * 6
+    assert tie_state(brand) == after_first
+    by_pair: dict[tuple[int, int], list[Event]] = {}
+    for results in requests:
+        for result in results:
+            row = Interaction.objects.get(pk=result.id)
+            by_pair.setdefault((row.actor_id, row.target_id), []).append(
+                Event(row.type, row.occurred_at)
+            )
+    for (source, target), events in by_pair.items():
+        want = scoring.from_events(events, PARAMS)
+        tie = Tie.objects.get(source_id=source, target_id=target)
+        assert tie.last_event_at == want.last_at
+        assert math.isclose(tie.affinity, want.score, rel_tol=1e-9)
+        # and both rows of the pair carry the same strength
+        back = Tie.objects.get(source_id=target, target_id=source)
+        assert tie.strength == back.strength and tie.strength > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_waiting_for_its_brand_takes_what_was_queued_meanwhile():
+    # given a brand whose scoring lock is held (a batch or a recompute in progress)
+    from interactions.scoring_db import brand_lock_key
+
+    brand = BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    first = ingest(brand, messages(a, b, 3, "m"))
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [brand_lock_key(brand.pk)])
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def task():
+        try:
+            results.append(score_batch.apply(args=[[r.id for r in first]]).get())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # when the first batch's task waits for the lock while a second batch is ingested
+    thread = threading.Thread(target=task)
+    thread.start()
+    try:
+        assert waiting_on_a_lock()
+        second = messages(b, a, 2, "n")
+        ingest(brand, second)
+    finally:
+        holder.rollback()
+        holder.close()
+    thread.join()
+
+    # then once the lock is free, that task applied both batches in one transaction
+    assert errors == [], [str(e) for e in errors]
+    assert results == [{"claimed": 5, "pairs": 1}]
+    assert not ScoringPending.objects.exists()
+    assert math.isclose(
+        Tie.objects.get(source=b, target=a).affinity, expected_affinity(second), rel_tol=1e-12
+    )
