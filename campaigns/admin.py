@@ -28,27 +28,18 @@ from .services.fatigue_policy import fatigue_policy_update, policy_defaults
 from .services.posts import post_withdraw
 
 
-class BrandScopedAdmin(admin.ModelAdmin):
-    """Rows of the user's brands only (superusers see all); read-only for other brands.
+class BrandScopedAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """Rows of the user's brands only (superusers see all), by Membership role (the shared
+    mixin: querysets, permissions, and foreign-key choices limited to the user's brands).
 
-    A minimal local version until a shared brand-scoping admin mixin exists.
+    Rows are made through the services (API), not typed in; nobody but a superuser deletes.
     """
 
-    def brand_ids(self, request) -> list[int]:
-        return list(
-            Membership.objects.filter(user=request.user, brand__is_active=True).values_list(
-                "brand_id", flat=True
-            )
-        )
+    add_role = None
+    delete_role = None
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(brand_id__in=self.brand_ids(request))
-
-    def has_add_permission(self, request) -> bool:
-        return False  # rows are made through the services (API), not typed in
+    def has_add_permission(self, request, *args) -> bool:
+        return False
 
 
 class ReadOnlyScopedAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
@@ -94,7 +85,9 @@ class PostAdmin(BrandScopedAdmin):
     actions = ["withdraw"]
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return obj is None or obj.status == PostStatus.DRAFT
+        """Drafts only, by operators and up of the post's brand."""
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or obj.status == PostStatus.DRAFT)
 
     @admin.display(description="Stats")
     def stats(self, obj) -> str:

@@ -10,7 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from customers.models import Customer
-from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
+from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_AND_CUSTOMER
 from scrm.tenancy.models import Role
 
 from . import selectors
@@ -49,6 +49,19 @@ class PostViewSet(
 
     queryset = Post.objects.none()  # for the schema; real rows come from selectors
     allowed_callers = ALL_CALLERS
+    # App keys read posts; they write through customer tokens.
+    action_callers = dict.fromkeys(
+        (
+            "create",
+            "partial_update",
+            "destroy",
+            "publish",
+            "publish_preview",
+            "share_link",
+            "withdraw",
+        ),
+        STAFF_AND_CUSTOMER,
+    )
     serializer_class = PostSerializer
     filterset_class = PostFilter
 

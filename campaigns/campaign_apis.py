@@ -11,12 +11,11 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, renderers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from scrm.api.permissions import STAFF_AND_APP
+from scrm.api.permissions import STAFF_AND_APP, STAFF_ONLY
 from scrm.tenancy.models import Role
-from scrm.tenancy.services import CallerKind
 
 from . import selectors
 from .campaign_serializers import (
@@ -37,8 +36,6 @@ from .models import Campaign, Conversion, SampleShipment
 from .services import campaigns as campaign_services
 from .services.conversions import conversion_record
 from .services.reports import campaign_report, report_csv
-
-STAFF_ONLY = frozenset({CallerKind.STAFF})
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -174,15 +171,11 @@ class ConversionViewSet(
     """Orders, idempotent on ``order_id``: a repeat answers 200 ``duplicate`` and changes
     nothing. App keys may only POST."""
 
-    allowed_callers = STAFF_AND_APP
+    allowed_callers = STAFF_ONLY
+    action_callers = {"create": STAFF_AND_APP}  # the mini-program's server reports orders
     queryset = Conversion.objects.none()  # for the schema; requests use get_queryset
     serializer_class = ConversionSerializer
     filterset_class = ConversionFilter
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.auth.is_app and request.method != "POST":
-            raise PermissionDenied("App keys may record conversions but not read them.")
 
     def get_queryset(self):
         return selectors.conversion_list(brand_id=self.request.auth.brand_id)

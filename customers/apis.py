@@ -7,16 +7,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import selectors as interaction_selectors
 from scrm.api.pagination import CursorPagination, KeysetPagination
-from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP
+from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_ONLY
 from scrm.api.throttling import CallerScopedRateThrottle
 from scrm.tenancy.models import Role
-from scrm.tenancy.services import CallerKind, customer_token_issue
+from scrm.tenancy.services import customer_token_issue
 
 from . import selectors, services
 from .filters import AdvocateFilter, CustomerFilter, FriendshipFilter
@@ -62,6 +62,12 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """Brand customers. Customer tokens can read only their own record."""
 
     allowed_callers = ALL_CALLERS
+    action_callers = {
+        "create": STAFF_AND_APP,
+        "partial_update": STAFF_AND_APP,
+        "destroy": STAFF_AND_APP,
+    }
+    action_roles = {"destroy": Role.MANAGER}
     serializer_class = CustomerSerializer
     queryset = Customer.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = CustomerFilter
@@ -75,13 +81,8 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         kwargs.setdefault("mask_phone", self.action == "list")
         return super().get_serializer(*args, **kwargs)
 
-    def _deny_customer_writes(self):
-        if self.request.auth.is_customer:
-            raise PermissionDenied("Customer tokens cannot change customer records.")
-
     @extend_schema(request=CustomerCreateSerializer, responses={201: CustomerSerializer})
     def create(self, request):
-        self._deny_customer_writes()
         incoming = CustomerCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         customer = services.customer_create(
@@ -92,7 +93,6 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
     def partial_update(self, request, pk=None):
-        self._deny_customer_writes()
         customer = self.get_object()
         incoming = CustomerUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
@@ -101,9 +101,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        self._deny_customer_writes()
-        if not request.auth.has_role(Role.MANAGER):
-            raise PermissionDenied("Deleting a customer needs the manager role or above.")
+        """Delete a customer (managers and above)."""
         services.customer_delete(customer=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -149,6 +147,7 @@ class FriendshipViewSet(
     """Undirected friendships. POST is idempotent (A–B equals B–A); DELETE records an unfriend."""
 
     allowed_callers = ALL_CALLERS
+    action_callers = {"create": STAFF_AND_APP}
     serializer_class = FriendshipSerializer
     queryset = Friendship.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = FriendshipFilter
@@ -164,8 +163,6 @@ class FriendshipViewSet(
     )
     def create(self, request):
         caller = request.auth
-        if caller.is_customer:
-            raise PermissionDenied("Customer tokens cannot create friendships.")
         incoming = FriendshipCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -197,6 +194,7 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """KOC advocates: promote a consumer, pause, resume, retire. Staff only for changes."""
 
     allowed_callers = ALL_CALLERS
+    action_callers = {"create": STAFF_ONLY, "partial_update": STAFF_ONLY}
     serializer_class = AdvocateSerializer
     queryset = Advocate.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = AdvocateFilter
@@ -207,13 +205,8 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Advocate.objects.none()
         return selectors.advocate_list(caller=self.request.auth)
 
-    def _staff_only(self):
-        if self.request.auth.kind is not CallerKind.STAFF:
-            raise PermissionDenied("Only staff manage advocates.")
-
     @extend_schema(request=AdvocateCreateSerializer, responses={201: AdvocateSerializer})
     def create(self, request):
-        self._staff_only()
         incoming = AdvocateCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         advocate = services.advocate_promote(
@@ -225,7 +218,6 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=AdvocateUpdateSerializer, responses={200: AdvocateSerializer})
     def partial_update(self, request, pk=None):
-        self._staff_only()
         advocate = self.get_object()
         incoming = AdvocateUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)

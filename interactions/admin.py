@@ -45,6 +45,7 @@ class TieAdmin(BrandScopedAdmin):
     list_select_related = ["source", "target"]
     raw_id_fields = ["source", "target"]
     ordering = ["-strength", "id"]
+    change_role = None  # kept current by the scoring workers
     show_full_result_count = False
     change_list_template = "admin/interactions/tie/change_list.html"
 

@@ -9,18 +9,15 @@ import yaml
 from django.core.management import call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 
-CONTRACT_PATHS = [
-    "auth/token/",
-    "auth/customer-token/",
-    "customers/",
-    "customers/{id}/",
-    "customers/{id}/friends/",
-    "friendships/",
-    "friendships/{id}/",
-    "advocates/",
-    "advocates/{id}/",
-]
-SCHEMES = {"bearerAuth", "appKeyAuth", "sessionAuth"}
+from .test_contract import OPERATIONS, SPEC_PATHS, _template
+
+SCHEMES = {"staffTokenAuth", "customerTokenAuth", "appKeyAuth", "sessionAuth"}
+SCHEMES_OF_KIND = {
+    "staff": {"staffTokenAuth", "sessionAuth"},
+    "app": {"appKeyAuth"},
+    "customer": {"customerTokenAuth"},
+}
+ERROR_REF = "#/components/schemas/Error"
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +34,22 @@ def test_schema_generates_valid_without_warnings(schema):
     assert schema["info"]["title"] == "scrm API"
 
 
-@pytest.mark.parametrize("path", CONTRACT_PATHS)
-def test_schema_lists_every_contract_path(schema, path):
-    assert f"/api/v1/{path}" in schema["paths"]
+@pytest.mark.parametrize("path", sorted(SPEC_PATHS))
+def test_schema_lists_every_contract_path_and_method(schema, path):
+    assert SPEC_PATHS[path] <= set(schema["paths"][f"/api/v1/{path}"])
 
 
-@pytest.mark.parametrize("path", [p for p in CONTRACT_PATHS if p != "auth/token/"])
-def test_every_authenticated_operation_names_its_security_schemes(schema, path):
-    for method, operation in schema["paths"][f"/api/v1/{path}"].items():
-        names = {name for requirement in operation["security"] for name in requirement}
-        assert {"bearerAuth", "appKeyAuth"} <= names, (path, method)
-        assert names <= SCHEMES
+@pytest.mark.parametrize(
+    ("method", "path", "callers"),
+    [(op.method, _template(op), op.callers) for op in OPERATIONS],
+    ids=[op.name for op in OPERATIONS],
+)
+def test_security_lists_exactly_the_caller_kinds_that_may_call(schema, method, path, callers):
+    # OPERATIONS holds the kinds the HTTP tests of test_contract.py prove may (and may not) call
+    operation = schema["paths"][f"/api/v1/{path}"][method]
+    names = {name for requirement in operation["security"] for name in requirement}
+    assert names == set().union(*(SCHEMES_OF_KIND[kind] for kind in callers))
+    assert all(len(requirement) == 1 for requirement in operation["security"])  # any one
 
 
 def test_staff_token_endpoint_needs_no_credentials(schema):
@@ -58,13 +60,47 @@ def test_staff_token_endpoint_needs_no_credentials(schema):
 def test_security_schemes_are_defined(schema):
     defined = schema["components"]["securitySchemes"]
     assert set(defined) == SCHEMES
-    assert defined["bearerAuth"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": defined["bearerAuth"]["description"],
-    }
+    for name in ("staffTokenAuth", "customerTokenAuth"):
+        assert defined[name]["type"] == "http"
+        assert defined[name]["scheme"] == "bearer"
     assert defined["appKeyAuth"]["in"] == "header"
     assert defined["appKeyAuth"]["name"] == "Authorization"
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, operation
+
+
+def test_every_4xx_answer_has_the_error_schema(schema):
+    for path, method, operation in _operations(schema):
+        errors = {code: r for code, r in operation["responses"].items() if code.startswith("4")}
+        assert "400" in errors, (path, method)
+        if any(operation.get("security", [])):
+            assert {"401", "403"} <= set(errors), (path, method)
+        if "{" in path:
+            assert "404" in errors, (path, method)
+        if method != "get":
+            assert "413" in errors, (path, method)
+        for code, response in errors.items():
+            assert response["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, (
+                path,
+                method,
+                code,
+            )
+
+
+def test_the_token_endpoints_document_429(schema):
+    for path in ("/api/v1/auth/token/", "/api/v1/auth/customer-token/"):
+        assert "429" in schema["paths"][path]["post"]["responses"]
+
+
+def test_the_error_component_matches_the_answers(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    assert error["properties"]["error"]["required"] == ["code", "message", "details"]
 
 
 def test_operation_ids_are_unique(schema):

@@ -105,17 +105,43 @@ class BrandSessionAuthentication(authentication.SessionAuthentication):
         )
 
 
+# OpenAPI: one security scheme per caller kind. Each operation lists exactly the kinds that
+# may call it, from the view's declared callers and roles (scrm.api.permissions.callers_for).
+
+
+def _kinds(auto_schema) -> frozenset:
+    from scrm.api.permissions import callers_for
+
+    return callers_for(auto_schema.view, auto_schema.method)
+
+
 class BearerScheme(OpenApiAuthenticationExtension):
+    """Staff tokens and customer tokens share the Bearer header; documented apart."""
+
     target_class = BearerTokenAuthentication
-    name = "bearerAuth"
+    name = ["staffTokenAuth", "customerTokenAuth"]
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Staff token (st_…) from auth/token/ or customer token (ct_…) "
-            "from auth/customer-token/.",
-        }
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Staff token (`st_…`) from `auth/token/`: a staff member of "
+                "one brand, limited by role.",
+            },
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Customer token (`ct_…`) from `auth/customer-token/`: acts only "
+                "as that customer.",
+            },
+        ]
+
+    def get_security_requirement(self, auto_schema):
+        kinds = _kinds(auto_schema)
+        names = [("staffTokenAuth", tenancy.CallerKind.STAFF)]
+        names.append(("customerTokenAuth", tenancy.CallerKind.CUSTOMER))
+        return [{name: []} for name, kind in names if kind in kinds]
 
 
 class AppKeyScheme(OpenApiAuthenticationExtension):
@@ -130,10 +156,18 @@ class AppKeyScheme(OpenApiAuthenticationExtension):
             "description": "`Api-Key sk_…`: a brand app key (created by staff, shown once).",
         }
 
+    def get_security_requirement(self, auto_schema):
+        return [{self.name: []}] if tenancy.CallerKind.APP in _kinds(auto_schema) else []
+
 
 class BrandSessionScheme(OpenApiAuthenticationExtension):
+    """The admin session of a staff member (browsable API)."""
+
     target_class = BrandSessionAuthentication
     name = "sessionAuth"
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+    def get_security_requirement(self, auto_schema):
+        return [{self.name: []}] if tenancy.CallerKind.STAFF in _kinds(auto_schema) else []
