@@ -195,6 +195,25 @@ class FatiguePolicy:
             raise PolicyError(problems)
         return policy
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], base: FatiguePolicy) -> FatiguePolicy:
+        """Parse a policy stored by `from_dict` (so already validated) over ``base``: types
+        only, no range checks; raises `PolicyError` for a field it cannot parse or does not
+        know (a field renamed in code)."""
+        unknown = data.keys() - cls.__dataclass_fields__.keys()
+        if unknown:
+            raise PolicyError(dict.fromkeys(sorted(unknown), "unknown field"))
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            if name not in data:
+                values[name] = getattr(base, name)
+                continue
+            try:
+                values[name] = _coerce(name, spec.type, data[name])
+            except (TypeError, ValueError):
+                raise PolicyError({name: f"{data[name]!r} is not a valid value"}) from None
+        return cls(**values)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: times as "HH:MM", rule sets as sorted lists."""
         data = asdict(self)

@@ -103,14 +103,20 @@ def counters_rebuild(*, brand_id: int, now: datetime | None = None) -> RebuildSt
 # --- the inputs of one decision --------------------------------------------------------
 
 
+def advocate_of(*, author: Customer) -> Advocate | None:
+    """The author's advocate row, if any (no query when loaded with
+    ``select_related("author__advocate")``)."""
+    try:
+        return author.advocate
+    except Advocate.DoesNotExist:
+        return None
+
+
 def sender_kind(*, author: Customer) -> str:
     if author.kind == CustomerKind.BRAND_ACCOUNT:
         return SenderKind.BRAND_ACCOUNT
-    is_advocate = (
-        Advocate.objects.filter(customer_id=author.pk)
-        .exclude(status=AdvocateStatus.RETIRED)
-        .exists()
-    )
+    advocate = advocate_of(author=author)
+    is_advocate = advocate is not None and advocate.status != AdvocateStatus.RETIRED
     return SenderKind.ADVOCATE if is_advocate else SenderKind.CONSUMER
 
 
