@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -120,34 +121,35 @@ def sender_kind(*, author: Customer) -> str:
     return SenderKind.ADVOCATE if is_advocate else SenderKind.CONSUMER
 
 
-def sender_history(
-    *, author: Customer, kind: str, now: datetime, window: timedelta
-) -> SenderHistory:
-    """The author's posts over the window, and their health: negative signals on them by
-    anyone over the window / distinct recipients their posts were delivered to in it."""
+def _sender_sql() -> str:
+    """The author's posts over the window (times, commercial flags), distinct recipients
+    their posts reached in it and negative signals on them in it: one row."""
     post, delivery, interaction = (
         Post._meta.db_table,
         Delivery._meta.db_table,
         Interaction._meta.db_table,
     )
-    sql = f"""
+    return f"""
         SELECT
           (SELECT array_agg(p.published_at ORDER BY p.published_at) FROM {post} p
             WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
-              AND p.published_at > %(since)s),
+              AND p.published_at > %(since)s) AS post_times,
           (SELECT array_agg(p.commercial ORDER BY p.published_at) FROM {post} p
             WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
-              AND p.published_at > %(since)s),
+              AND p.published_at > %(since)s) AS post_flags,
           (SELECT count(DISTINCT d.recipient_id)
              FROM {delivery} d JOIN {post} p ON p.id = d.post_id
             WHERE p.author_id = %(author)s AND d.status = 'delivered'
-              AND d.created_at > %(since)s),
+              AND d.created_at > %(since)s) AS reached,
           (SELECT count(*) FROM {interaction} i
             WHERE i.brand_id = %(brand)s AND i.target_id = %(author)s
               AND i.type = ANY(%(negative)s) AND i.occurred_at > %(since)s
-              AND i.occurred_at <= %(now)s)
+              AND i.occurred_at <= %(now)s) AS negative
     """  # noqa: S608 (table names only)
-    params = {
+
+
+def _sender_params(*, author: Customer, now: datetime, window: timedelta) -> dict:
+    return {
         "author": author.pk,
         "brand": author.brand_id,
         "sent": list(SENT_STATUSES),
@@ -155,9 +157,10 @@ def sender_history(
         "now": now,
         "negative": sorted(NEGATIVE_TYPES),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        times, flags, reached, negative = cursor.fetchone()
+
+
+def _sender_from_row(row: Sequence, *, author: Customer, kind: str) -> SenderHistory:
+    times, flags, reached, negative = row
     return SenderHistory(
         sender_id=author.pk,
         kind=kind,
@@ -165,6 +168,16 @@ def sender_history(
         recipients_reached=reached,
         negative_actions=negative,
     )
+
+
+def sender_history(
+    *, author: Customer, kind: str, now: datetime, window: timedelta
+) -> SenderHistory:
+    """The author's posts over the window, and their health: negative signals on them by
+    anyone over the window / distinct recipients their posts were delivered to in it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sender_sql(), _sender_params(author=author, now=now, window=window))
+        return _sender_from_row(cursor.fetchone(), author=author, kind=kind)
 
 
 def friends_sql() -> str:
@@ -189,29 +202,8 @@ def _us(column: str) -> str:
     return f"coalesce((extract(epoch FROM {column}) * 1000000)::bigint, {NO_TIME_SQL})"
 
 
-def recipient_columns(
-    *,
-    author: Customer,
-    commercial: bool,
-    now: datetime,
-    window: timedelta,
-    lookback: timedelta,
-    keep: int,
-) -> RecipientColumns:
-    """Every current friend of ``author`` as `RecipientColumns`, in one query that returns
-    one row of arrays (one array per column, friends in id order).
-
-    - strength: ``Tie.strength`` of the pair (0 without a row);
-    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
-      author's block of the recipient, which suppresses the pair as well);
-    - exposures: the recipient's newest ``keep`` delivered commercial posts from any of the
-      brand's senders over the window (with ``keep`` ≥ every budget, counting only these
-      decides exactly as counting all: the rules only ask whether a count reaches a budget);
-    - ignored in a row: delivered commercial posts since the recipient's last engagement
-      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
-    For a non-commercial post only the negatives are read. Times travel as integer µs:
-    parsing thousands of timestamps costs more than the query takes to run.
-    """
+def _recipients_sql(*, commercial: bool) -> str:
+    """`recipient_columns`' statement: one row of arrays."""
     customer, tie = Customer._meta.db_table, Tie._meta.db_table
     delivery, post, interaction = (
         Delivery._meta.db_table,
@@ -282,7 +274,18 @@ def recipient_columns(
                {exposures}
           FROM r
     """  # noqa: S608
-    params = {
+    return sql
+
+
+def _recipient_params(
+    *,
+    author: Customer,
+    now: datetime,
+    window: timedelta,
+    lookback: timedelta,
+    keep: int,
+) -> dict:
+    return {
         "author": author.pk,
         "brand": author.brand_id,
         "now": now,
@@ -291,13 +294,17 @@ def recipient_columns(
         "engagement": list(settings.SCRM["ENGAGEMENT_TYPES"]),
         "keep": max(keep, 1),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+
+
+# Width of `_recipients_sql`' row: ids, consent, strength, the flags, ignored, last, exposures.
+RECIPIENT_WIDTH = 3 + len(FLAG_SIGNALS) + 4
+
+
+def _columns_from_row(row: Sequence) -> RecipientColumns:
     width = len(FLAG_SIGNALS)
     ids, consent, strength = row[0] or [], row[1] or [], row[2] or []
     marks = row[3 : 3 + width]
-    ignored, last, owner, times = row[3 + width :]
+    ignored, last, owner, times = row[3 + width : RECIPIENT_WIDTH]
     return RecipientColumns(
         ids=ids,
         strength=np.array(strength, dtype=np.float64),
@@ -313,21 +320,54 @@ def recipient_columns(
     )
 
 
+def recipient_columns(
+    *,
+    author: Customer,
+    commercial: bool,
+    now: datetime,
+    window: timedelta,
+    lookback: timedelta,
+    keep: int,
+) -> RecipientColumns:
+    """Every current friend of ``author`` as `RecipientColumns`, in one query that returns
+    one row of arrays (one array per column, friends in id order).
+
+    - strength: ``Tie.strength`` of the pair (0 without a row);
+    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
+      author's block of the recipient, which suppresses the pair as well);
+    - exposures: the recipient's newest ``keep`` delivered commercial posts from any of the
+      brand's senders over the window (with ``keep`` ≥ every budget, counting only these
+      decides exactly as counting all: the rules only ask whether a count reaches a budget);
+    - ignored in a row: delivered commercial posts since the recipient's last engagement
+      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
+    For a non-commercial post only the negatives are read. Times travel as integer µs:
+    parsing thousands of timestamps costs more than the query takes to run.
+    """
+    params = _recipient_params(author=author, now=now, window=window, lookback=lookback, keep=keep)
+    with connection.cursor() as cursor:
+        cursor.execute(_recipients_sql(commercial=commercial), params)
+        return _columns_from_row(cursor.fetchone())
+
+
 def fatigue_inputs(
     *, author: Customer, commercial: bool, now: datetime, policy: FatiguePolicy
 ) -> tuple[str, SenderHistory, RecipientColumns]:
-    """(sender kind, history, recipient states) of ``author`` for a post at ``now``."""
+    """(sender kind, history, recipient columns) of ``author`` for a post at ``now``: the
+    sender's history and every friend's state in one statement (one round trip)."""
     kind = sender_kind(author=author)
-    history = sender_history(author=author, kind=kind, now=now, window=policy.window)
     lookback = timedelta(days=settings.SCRM["FATIGUE_IGNORED_LOOKBACK_DAYS"])
     # The largest budget any tie strength can give (strength 1: base × 1.5, rounded).
     keep = recipient_budget(max(policy.recipient_daily_cap, policy.recipient_weekly_cap), 1.0)
-    columns = recipient_columns(
-        author=author,
-        commercial=commercial,
-        now=now,
-        window=policy.window,
-        lookback=lookback,
-        keep=keep,
+    window = policy.window
+    sql = f"""
+        SELECT * FROM ({_recipients_sql(commercial=commercial)}) recipients
+        CROSS JOIN ({_sender_sql()}) sender
+    """  # noqa: S608 (our own statements)
+    params = _sender_params(author=author, now=now, window=window) | _recipient_params(
+        author=author, now=now, window=window, lookback=lookback, keep=keep
     )
-    return kind, history, columns
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    history = _sender_from_row(row[RECIPIENT_WIDTH:], author=author, kind=kind)
+    return kind, history, _columns_from_row(row)

@@ -551,3 +551,36 @@ def test_inputs_read_every_friend_as_aligned_columns(brand):
     assert columns.last_ignored_us[row[busy.pk]] == to_us(NOON - timedelta(hours=1))
     assert columns.ignored_in_row[row[muted.pk]] == 1
     assert columns.last_ignored_us[row[quiet.pk]] == NO_TIME
+
+
+def test_a_preview_reads_the_post_and_then_all_fatigue_inputs_in_one_statement(
+    brand, django_assert_num_queries
+):
+    # given an advocate with friends in every kind of state and a stored policy
+    from campaigns.services.fatigue_live import counters_rebuild
+    from campaigns.services.publish import post_publish
+    from scrm.tenancy.services import Caller, CallerKind
+
+    set_policy(brand, enabled_rules=sorted(ALL_RULES - {"quiet_hours", "sender_min_gap"}))
+    author, friends = author_with_friends(brand, 4)
+    AdvocateFactory(customer=author, brand=brand)
+    Tie.objects.create(brand=brand, source=friends[0], target=author, muted_at=NOON - DAY)
+    _exposure(CustomerFactory(brand=brand), friends[1], NOON - DAY)
+    plain = Post.objects.create(
+        brand=brand, author=author, text="hi", status=PostStatus.PUBLISHED, published_at=NOON
+    )
+    post = new_post(author)
+    caller = Caller(kind=CallerKind.CUSTOMER, brand_id=brand.pk, customer_id=author.pk)
+    counters_rebuild(brand_id=brand.pk, now=NOON)  # warm counters: no ledger read
+
+    # when the post is previewed: the post (with author, advocate, brand, policy), then the
+    # inputs; the counters are in Redis
+    with time_machine.travel(NOON + timedelta(minutes=1), tick=False):
+        with django_assert_num_queries(2):
+            answer = post_publish(caller=caller, post=post, preview=True)
+
+    # then the answer is a full decision
+    assert plain.commercial is False
+    assert answer["decision"] == "published"
+    assert answer["suppressed"] == {"muted": 1}
+    assert answer["delivered"] == 3
