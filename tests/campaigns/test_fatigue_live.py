@@ -575,9 +575,9 @@ def test_a_preview_reads_the_post_and_then_all_fatigue_inputs_in_one_statement(
 
     # when the post is previewed: the post (with author, advocate, brand, policy), then the
     # inputs; the counters are in Redis
-    with time_machine.travel(NOON + timedelta(minutes=1), tick=False):
-        with django_assert_num_queries(2):
-            answer = post_publish(caller=caller, post=post, preview=True)
+    at = NOON + timedelta(minutes=1)
+    with time_machine.travel(at, tick=False), django_assert_num_queries(2):
+        answer = post_publish(caller=caller, post=post, preview=True)
 
     # then the answer is a full decision
     assert plain.commercial is False
