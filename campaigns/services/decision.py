@@ -6,11 +6,13 @@
 - commercial posts of a paused or retired advocate are rejected;
 - a deferred post that is not due yet stays deferred;
 - the brand's fatigue policy (``campaigns.fatigue.rules.decide``) over the author's history
-  and every current friend's state, read from PostgreSQL in a few set queries
+  and every current friend's state, read from PostgreSQL in one statement
   (``fatigue_live.fatigue_inputs``): sender caps, minimum gap, commercial share, quiet
   hours, sender health, cool-downs after negative signals (the one source of pair
-  suppressions), marketing consent, back-off and recipient budgets;
-- then the Redis counters (``FatigueCounters.run``), which re-check every counted window
+  suppressions), marketing consent, back-off, and each recipient's budget from its tie
+  strength;
+- then the Redis counters (``FatigueCounters.run``), which check every counted window (the
+  sender's, and each admitted recipient's budget over all the brand's senders)
   atomically and, unless previewing, consume them: a concurrent publish that took a cap
   first turns the verdict into a rejection (or a deferral for the minimum gap). A cold
   Redis is rebuilt from the durable ledger on the way.

@@ -202,7 +202,7 @@ def _us(column: str) -> str:
     return f"coalesce((extract(epoch FROM {column}) * 1000000)::bigint, {NO_TIME_SQL})"
 
 
-def _recipients_sql(*, commercial: bool) -> str:
+def _recipients_sql(*, commercial: bool, keep: int) -> str:
     """`recipient_columns`' statement: one row of arrays."""
     customer, tie = Customer._meta.db_table, Tie._meta.db_table
     delivery, post, interaction = (
@@ -233,30 +233,35 @@ def _recipients_sql(*, commercial: bool) -> str:
                   FROM exposed e LEFT JOIN engaged g ON g.rid = e.rid
                  WHERE e.at > coalesce(g.at, '-infinity')
                  GROUP BY e.rid
-            ), recent AS (
+            )
+        """  # noqa: S608
+        recent_sql = """
+            , recent AS (
                 SELECT rid, at FROM (
                     SELECT rid, at, row_number() OVER (PARTITION BY rid ORDER BY at DESC) AS k
                       FROM exposed WHERE at > %(since)s
                 ) ranked
                  WHERE k <= %(keep)s
             )
-        """  # noqa: S608
+        """
         streak_join = "LEFT JOIN streak s ON s.rid = f.rid"
         streak_cols = f"coalesce(s.ignored, 0) AS ignored, {_us('s.last')} AS last_us"
         exposures = f"""
             (SELECT array_agg(f.pos ORDER BY f.pos, x.at) FROM recent x JOIN f ON f.rid = x.rid),
             (SELECT array_agg({_us("x.at")} ORDER BY x.rid, x.at) FROM recent x)
         """  # noqa: S608
-    else:
+    if not commercial or keep <= 0:
+        recent_sql = ""
+        exposures = "NULL::int[], NULL::bigint[]"
+    if not commercial:
         exposure_sql = streak_join = ""
         streak_cols = f"0 AS ignored, {NO_TIME_SQL} AS last_us"
-        exposures = "NULL::int[], NULL::bigint[]"
     flags = ", ".join(f"t_in.{column}" for column, _ in FLAG_SIGNALS if column != "blocked_at")
     sql = f"""
         WITH f AS (
             SELECT rid, (row_number() OVER (ORDER BY rid) - 1)::int AS pos
               FROM ({friends_sql()}) friends
-        ) {exposure_sql}
+        ) {exposure_sql} {recent_sql}
         , r AS (
             SELECT f.rid, f.pos, c.marketing_consent AS consent,
                    coalesce(t_out.strength, t_in.strength, 0) AS strength,
@@ -292,7 +297,7 @@ def _recipient_params(
         "since": now - window,
         "lookback": now - max(lookback, window),
         "engagement": list(settings.SCRM["ENGAGEMENT_TYPES"]),
-        "keep": max(keep, 1),
+        "keep": keep,
     }
 
 
@@ -335,9 +340,10 @@ def recipient_columns(
     - strength: ``Tie.strength`` of the pair (0 without a row);
     - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
       author's block of the recipient, which suppresses the pair as well);
-    - exposures: the recipient's newest ``keep`` delivered commercial posts from any of the
-      brand's senders over the window (with ``keep`` ≥ every budget, counting only these
-      decides exactly as counting all: the rules only ask whether a count reaches a budget);
+    - exposures (``keep`` > 0): the recipient's newest ``keep`` delivered commercial posts from
+      any of the brand's senders over the window (with ``keep`` ≥ every budget, counting only
+      these decides exactly as counting all: the rules only ask whether a count reaches a
+      budget);
     - ignored in a row: delivered commercial posts since the recipient's last engagement
       (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
     For a non-commercial post only the negatives are read. Times travel as integer µs:
@@ -345,22 +351,34 @@ def recipient_columns(
     """
     params = _recipient_params(author=author, now=now, window=window, lookback=lookback, keep=keep)
     with connection.cursor() as cursor:
-        cursor.execute(_recipients_sql(commercial=commercial), params)
+        cursor.execute(_recipients_sql(commercial=commercial, keep=keep), params)
         return _columns_from_row(cursor.fetchone())
 
 
 def fatigue_inputs(
-    *, author: Customer, commercial: bool, now: datetime, policy: FatiguePolicy
+    *,
+    author: Customer,
+    commercial: bool,
+    now: datetime,
+    policy: FatiguePolicy,
+    exposures: bool = False,
 ) -> tuple[str, SenderHistory, RecipientColumns]:
     """(sender kind, history, recipient columns) of ``author`` for a post at ``now``: the
-    sender's history and every friend's state in one statement (one round trip)."""
+    sender's history and every friend's state in one statement (one round trip).
+
+    The recipients' exposures are read only with ``exposures``: the publish path leaves the
+    recipient budgets to the Redis counters, which check every admitted recipient's daily and
+    window budget atomically anyway (against the same ledger, rebuilt from PostgreSQL when
+    lost); the rules then only work out each recipient's budget from its tie strength.
+    """
     kind = sender_kind(author=author)
     lookback = timedelta(days=settings.SCRM["FATIGUE_IGNORED_LOOKBACK_DAYS"])
     # The largest budget any tie strength can give (strength 1: base × 1.5, rounded).
     keep = recipient_budget(max(policy.recipient_daily_cap, policy.recipient_weekly_cap), 1.0)
+    keep = max(keep, 1) if exposures else 0
     window = policy.window
     sql = f"""
-        SELECT * FROM ({_recipients_sql(commercial=commercial)}) recipients
+        SELECT * FROM ({_recipients_sql(commercial=commercial, keep=keep)}) recipients
         CROSS JOIN ({_sender_sql()}) sender
     """  # noqa: S608 (our own statements)
     params = _sender_params(author=author, now=now, window=window) | _recipient_params(

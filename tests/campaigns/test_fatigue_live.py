@@ -529,7 +529,9 @@ def test_inputs_read_every_friend_as_aligned_columns(brand):
 
     # when the inputs of a commercial post at noon are read
     policy = FatiguePolicy()
-    _, _, columns = fatigue_inputs(author=author, commercial=True, now=NOON, policy=policy)
+    _, _, columns = fatigue_inputs(
+        author=author, commercial=True, now=NOON, policy=policy, exposures=True
+    )
 
     # then there is one row per friend in id order, each column aligned with the ids
     friends = [busy, quiet, muted, blocked, opted_out]
@@ -551,6 +553,12 @@ def test_inputs_read_every_friend_as_aligned_columns(brand):
     assert columns.last_ignored_us[row[busy.pk]] == to_us(NOON - timedelta(hours=1))
     assert columns.ignored_in_row[row[muted.pk]] == 1
     assert columns.last_ignored_us[row[quiet.pk]] == NO_TIME
+    # and the publish path's read (budgets left to the Redis counters) is the same but for
+    # the exposures
+    _, _, lean = fatigue_inputs(author=author, commercial=True, now=NOON, policy=policy)
+    assert lean.ids == columns.ids and lean.exposure_us.size == 0
+    assert (lean.ignored_in_row == columns.ignored_in_row).all()
+    assert (lean.negatives["block"] == columns.negatives["block"]).all()
 
 
 def test_a_preview_reads_the_post_and_then_all_fatigue_inputs_in_one_statement(
