@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of the input queries"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the inputs, then stop")
+    parser.add_argument("--profile", action="store_true", help="cProfile whole previews, then stop")
     args = parser.parse_args()
     django_ready()
 
@@ -187,10 +187,10 @@ def main() -> None:
             )
             cursor.fetchall()
 
-    def inputs(exposures: bool = False):
+    def inputs(exposures: bool = False, commercial: bool = True):
         return fatigue_live.fatigue_inputs(
             author=author_row,
-            commercial=True,
+            commercial=commercial,
             now=timezone.now(),
             policy=policy,
             exposures=exposures,
@@ -210,9 +210,12 @@ def main() -> None:
         import cProfile
         import pstats
 
+        fatigue_live.counters_rebuild(brand_id=brand.pk)
         profiler = cProfile.Profile()
-        profiler.runcall(lambda: [inputs() for _ in range(50)])
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+        profiler.runcall(
+            lambda: [post_publish(caller=caller, post=post, preview=True) for _ in range(50)]
+        )
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return
     _, history, states = inputs(exposures=True)
     verdict = rules.decide(policy, timezone.now(), True, history, states)
@@ -221,6 +224,9 @@ def main() -> None:
         "baseline: bare friends query": timed(bare_friends, args.runs),
         "fatigue_inputs (one statement)": timed(inputs, args.runs),
         "fatigue_inputs + exposures": timed(lambda: inputs(exposures=True), args.runs),
+        "fatigue_inputs, non-commercial (no streak)": timed(
+            lambda: inputs(commercial=False), args.runs
+        ),
         "rules.decide": timed(
             lambda: rules.decide(policy, timezone.now(), True, history, states), args.runs
         ),
