@@ -9,8 +9,9 @@ last 7 days, each to random friends so that a friend got E commercial exposures 
 week on average (--exposures, default 4: about what the default budgets allow; 10 % of
 them liked, so some friends are in a back-off). Then, in the same run:
 - baseline: the bare query listing the sender's friends (the least any decision must read);
-- the inputs alone (`fatigue_inputs`: the sender's history and every friend's state);
-- `rules.decide` alone; `FatigueCounters.run(preview=True)` alone;
+- the inputs alone (`fatigue_inputs`: the sender's history and every friend's state, as the
+  publish path reads them, and with each friend's exposures as well);
+- `rules.decide` alone (over the inputs with exposures); `FatigueCounters.run(preview=True)` alone;
 - the whole preview (`post_publish(preview=True)`: lock-free read, policy, inputs, rules, Lua);
 - whole publishes (`post_publish`: + consume, 1 INSERT of N deliveries, the stored decision),
   by fresh senders sharing the same friends, so budgets fill up as in real traffic.
@@ -60,7 +61,7 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of the input queries"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the inputs, then stop")
+    parser.add_argument("--profile", action="store_true", help="cProfile whole previews, then stop")
     args = parser.parse_args()
     django_ready()
 
@@ -186,9 +187,13 @@ def main() -> None:
             )
             cursor.fetchall()
 
-    def inputs():
+    def inputs(exposures: bool = False, commercial: bool = True):
         return fatigue_live.fatigue_inputs(
-            author=author_row, commercial=True, now=timezone.now(), policy=policy
+            author=author_row,
+            commercial=commercial,
+            now=timezone.now(),
+            policy=policy,
+            exposures=exposures,
         )
 
     if args.explain:
@@ -205,16 +210,23 @@ def main() -> None:
         import cProfile
         import pstats
 
+        fatigue_live.counters_rebuild(brand_id=brand.pk)
         profiler = cProfile.Profile()
-        profiler.runcall(lambda: [inputs() for _ in range(50)])
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+        profiler.runcall(
+            lambda: [post_publish(caller=caller, post=post, preview=True) for _ in range(50)]
+        )
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return
-    _, history, states = inputs()
+    _, history, states = inputs(exposures=True)
     verdict = rules.decide(policy, timezone.now(), True, history, states)
     counters = fatigue_live.counters_for(brand_id=brand.pk)
     results = {
         "baseline: bare friends query": timed(bare_friends, args.runs),
-        "fatigue_inputs (2 set queries)": timed(inputs, args.runs),
+        "fatigue_inputs (one statement)": timed(inputs, args.runs),
+        "fatigue_inputs + exposures": timed(lambda: inputs(exposures=True), args.runs),
+        "fatigue_inputs, non-commercial (no streak)": timed(
+            lambda: inputs(commercial=False), args.runs
+        ),
         "rules.decide": timed(
             lambda: rules.decide(policy, timezone.now(), True, history, states), args.runs
         ),

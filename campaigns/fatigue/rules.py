@@ -195,6 +195,25 @@ class FatiguePolicy:
             raise PolicyError(problems)
         return policy
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], base: FatiguePolicy) -> FatiguePolicy:
+        """Parse a policy stored by `from_dict` (so already validated) over ``base``: types
+        only, no range checks; raises `PolicyError` for a field it cannot parse or does not
+        know (a field renamed in code)."""
+        unknown = data.keys() - cls.__dataclass_fields__.keys()
+        if unknown:
+            raise PolicyError(dict.fromkeys(sorted(unknown), "unknown field"))
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            if name not in data:
+                values[name] = getattr(base, name)
+                continue
+            try:
+                values[name] = _coerce(name, spec.type, data[name])
+            except (TypeError, ValueError):
+                raise PolicyError({name: f"{data[name]!r} is not a valid value"}) from None
+        return cls(**values)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: times as "HH:MM", rule sets as sorted lists."""
         data = asdict(self)
@@ -377,6 +396,8 @@ class RecipientState:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
+# Fewer recipient states than this are screened one by one (same answers, less overhead).
+ROW_BY_ROW_BELOW = 32
 NO_TIME = int(np.iinfo(np.int64).min)  # "no such time" in the µs columns below
 
 
@@ -774,15 +795,17 @@ def screen_recipients(
 ) -> tuple[tuple[Hashable, ...], dict[Hashable, str], list[RecipientLimit]]:
     """(admitted ids, {id: reason}, budgets of the admitted) for one post at ``now``.
 
-    Every rule is evaluated over whole columns at once (numpy), in the order of severity:
+    Every rule is evaluated over whole columns at once (numpy; below ``ROW_BY_ROW_BELOW``
+    states, one state at a time, with the same results), in the order of severity:
     cool-downs (most severe signal first), then for commercial posts consent, back-off and
     the daily and window budgets. A repeated recipient id counts once (its first row).
     """
-    cols = (
-        recipients
-        if isinstance(recipients, RecipientColumns)
-        else RecipientColumns.from_states(recipients)
-    )
+    if isinstance(recipients, RecipientColumns):
+        cols = recipients
+    elif len(recipients) < ROW_BY_ROW_BELOW:
+        return _screen_states(policy, now, commercial, sender, recipients)
+    else:
+        cols = RecipientColumns.from_states(recipients)
     n = len(cols)
     if n == 0:
         return (), {}, []
@@ -852,3 +875,81 @@ def screen_recipients(
         weeklies = weekly[admitted_rows].tolist() if weekly is not None else [None] * len(admitted)
         limits = list(map(RecipientLimit, admitted, dailies, weeklies))
     return admitted, exclusions, limits
+
+
+def _screen_states(
+    policy: FatiguePolicy,
+    now: datetime,
+    commercial: bool,
+    sender: SenderHistory,
+    recipients: Sequence[RecipientState],
+) -> tuple[tuple[Hashable, ...], dict[Hashable, str], list[RecipientLimit]]:
+    """`screen_recipients` one state at a time, for a few recipients (numpy's fixed cost
+    per call is more than the whole loop)."""
+    kind = sender.kind
+    cooldown_on = policy.applies(Rule.COOLDOWN, kind)
+    backoff_on = commercial and policy.applies(Rule.BACKOFF, kind)
+    daily_on = commercial and policy.applies(Rule.RECIPIENT_DAILY_CAP, kind)
+    weekly_on = commercial and policy.applies(Rule.RECIPIENT_WEEKLY_CAP, kind)
+    cooldowns = [
+        (signal, None if days is None else timedelta(days=days), COOLDOWN_REASONS[signal])
+        for signal, days in policy.cooldown_days.items()
+        if signal in COOLDOWN_REASONS
+    ]
+    # Most severe first, so the reason shown is the strongest one.
+    order = list(COOLDOWN_REASONS)
+    cooldowns.sort(key=lambda item: order.index(item[0]))
+    today = day_start(now, policy.zone)
+    window_start = now - policy.window
+
+    admitted: list[Hashable] = []
+    exclusions: dict[Hashable, str] = {}
+    limits: list[RecipientLimit] = []
+    seen: set[Hashable] = set()
+    for state in recipients:
+        rid = state.recipient_id
+        if rid in seen:
+            continue
+        seen.add(rid)
+        reason = None
+        if cooldown_on and state.negatives:
+            for signal, length, code in cooldowns:
+                when = state.negatives.get(signal)
+                if when is not None and (length is None or now < _utc(when) + length):
+                    reason = code
+                    break
+        if reason is None and commercial:
+            if not state.marketing_consent:
+                reason = NO_CONSENT
+            elif (
+                backoff_on
+                and state.last_ignored_at is not None
+                and state.ignored_in_row >= policy.backoff_after_ignored
+                and now
+                < _utc(state.last_ignored_at)
+                + timedelta(days=backoff_days(state.ignored_in_row, policy))
+            ):
+                reason = BACKOFF_REASON
+        daily = weekly = None
+        if reason is None and commercial:
+            if daily_on:
+                daily = recipient_budget(policy.recipient_daily_cap, state.strength)
+            if weekly_on:
+                weekly = recipient_budget(policy.recipient_weekly_cap, state.strength)
+            if state.exposures and (daily is not None or weekly is not None):
+                times = [_utc(t) for t in state.exposures]
+                if daily is not None and sum(1 for t in times if t >= today) >= daily:
+                    reason = Rule.RECIPIENT_DAILY_CAP.value
+                elif weekly is not None and sum(1 for t in times if t > window_start) >= weekly:
+                    reason = Rule.RECIPIENT_WEEKLY_CAP.value
+            elif daily == 0:
+                reason = Rule.RECIPIENT_DAILY_CAP.value
+            elif weekly == 0:
+                reason = Rule.RECIPIENT_WEEKLY_CAP.value
+        if reason is None:
+            admitted.append(rid)
+            if commercial:
+                limits.append(RecipientLimit(rid, daily, weekly))
+        else:
+            exclusions[rid] = reason
+    return tuple(admitted), exclusions, limits

@@ -6,11 +6,13 @@
 - commercial posts of a paused or retired advocate are rejected;
 - a deferred post that is not due yet stays deferred;
 - the brand's fatigue policy (``campaigns.fatigue.rules.decide``) over the author's history
-  and every current friend's state, read from PostgreSQL in a few set queries
+  and every current friend's state, read from PostgreSQL in one statement
   (``fatigue_live.fatigue_inputs``): sender caps, minimum gap, commercial share, quiet
   hours, sender health, cool-downs after negative signals (the one source of pair
-  suppressions), marketing consent, back-off and recipient budgets;
-- then the Redis counters (``FatigueCounters.run``), which re-check every counted window
+  suppressions), marketing consent, back-off, and each recipient's budget from its tie
+  strength;
+- then the Redis counters (``FatigueCounters.run``), which check every counted window (the
+  sender's, and each admitted recipient's budget over all the brand's senders)
   atomically and, unless previewing, consume them: a concurrent publish that took a cap
   first turns the verdict into a rejection (or a deferral for the minimum gap). A cold
   Redis is rebuilt from the durable ledger on the way.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from customers.models import Advocate, AdvocateStatus
+from customers.models import AdvocateStatus
 from scrm.api.errors import Conflict
 from scrm.tenancy.services import Caller
 
@@ -32,8 +34,11 @@ from ..fatigue import rules
 from ..fatigue.rules import Outcome, Reason
 from ..models import Post, PostStatus
 from . import fatigue_live
-from .fatigue_policy import fatigue_policy_for
+from .fatigue_policy import fatigue_policy_of
 from .posts import PUBLISHABLE, author_check
+
+# What `decide` reads of a post beyond its row: load it with these to save queries.
+POST_RELATED = ("author__advocate", "brand__fatigue_policy")
 
 PUBLISHED = Outcome.PUBLISHED.value
 DEFERRED = Outcome.DEFERRED.value
@@ -101,16 +106,14 @@ def _suppression_rules(exclusions: dict[int, str], policy: rules.FatiguePolicy) 
 
 def decide(*, caller: Caller | None, post: Post, now: datetime, preview: bool) -> Decision:
     """The verdict for publishing ``post`` now; consumes the Redis counters unless
-    ``preview`` (or the verdict is not to publish). Writes nothing to PostgreSQL."""
+    ``preview`` (or the verdict is not to publish). Writes nothing to PostgreSQL.
+
+    ``post`` loaded with `POST_RELATED` saves the policy and advocate queries."""
     publish_guard(caller=caller, post=post)
     if post.commercial:
-        advocate = (
-            Advocate.objects.filter(customer_id=post.author_id)
-            .values_list("status", "status_reason")
-            .first()
-        )
-        if advocate and advocate[0] in (AdvocateStatus.PAUSED, AdvocateStatus.RETIRED):
-            status, why = advocate
+        advocate = fatigue_live.advocate_of(author=post.author)
+        if advocate and advocate.status in (AdvocateStatus.PAUSED, AdvocateStatus.RETIRED):
+            status, why = advocate.status, advocate.status_reason
             message = f"the author is a {status} advocate" + (f": {why}" if why else "")
             return _verdict(REJECTED, [Reason(f"advocate_{status}", message, {})])
     if post.status == PostStatus.DEFERRED and post.deferred_until and post.deferred_until > now:
@@ -119,7 +122,7 @@ def decide(*, caller: Caller | None, post: Post, now: datetime, preview: bool) -
         )
         return _verdict(DEFERRED, [reason], deferred_until=post.deferred_until)
 
-    policy = fatigue_policy_for(brand_id=post.brand_id)
+    policy = fatigue_policy_of(brand=post.brand)
     _, history, states = fatigue_live.fatigue_inputs(
         author=post.author, commercial=post.commercial, now=now, policy=policy
     )

@@ -1,7 +1,7 @@
 """The fatigue engine's live side: state from PostgreSQL, counters in Redis, their rebuild.
 
-- `fatigue_inputs` builds `SenderHistory` and one `RecipientState` per current friend of the
-  author in two set-based queries;
+- `fatigue_inputs` builds `SenderHistory` and the `RecipientColumns` of every current friend
+  of the author (one query returning one row of arrays);
 - `ledger_for` reads the durable ledger (published posts, delivered commercial exposures) that
   `FatigueCounters.rebuild` restores Redis from;
 - `counters_for` / `counters_rebuild` give the brand's Redis windows.
@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import numpy as np
 import redis
 from django.conf import settings
 from django.db import connection
@@ -20,11 +22,12 @@ from django.utils import timezone
 from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
 from interactions.models import NEGATIVE_TYPES, Interaction, Tie
 
-from ..fatigue.counters import ExposureRecord, FatigueCounters, Ledger, RebuildStats, from_us
+from ..fatigue.counters import ExposureRecord, FatigueCounters, Ledger, RebuildStats
 from ..fatigue.counters import SenderPostRecord as LedgerPost
 from ..fatigue.rules import (
+    NO_TIME,
     FatiguePolicy,
-    RecipientState,
+    RecipientColumns,
     SenderHistory,
     SenderKind,
     SentPost,
@@ -101,45 +104,52 @@ def counters_rebuild(*, brand_id: int, now: datetime | None = None) -> RebuildSt
 # --- the inputs of one decision --------------------------------------------------------
 
 
+def advocate_of(*, author: Customer) -> Advocate | None:
+    """The author's advocate row, if any (no query when loaded with
+    ``select_related("author__advocate")``)."""
+    try:
+        return author.advocate
+    except Advocate.DoesNotExist:
+        return None
+
+
 def sender_kind(*, author: Customer) -> str:
     if author.kind == CustomerKind.BRAND_ACCOUNT:
         return SenderKind.BRAND_ACCOUNT
-    is_advocate = (
-        Advocate.objects.filter(customer_id=author.pk)
-        .exclude(status=AdvocateStatus.RETIRED)
-        .exists()
-    )
+    advocate = advocate_of(author=author)
+    is_advocate = advocate is not None and advocate.status != AdvocateStatus.RETIRED
     return SenderKind.ADVOCATE if is_advocate else SenderKind.CONSUMER
 
 
-def sender_history(
-    *, author: Customer, kind: str, now: datetime, window: timedelta
-) -> SenderHistory:
-    """The author's posts over the window, and their health: negative signals on them by
-    anyone over the window / distinct recipients their posts were delivered to in it."""
+def _sender_sql() -> str:
+    """The author's posts over the window (times, commercial flags), distinct recipients
+    their posts reached in it and negative signals on them in it: one row."""
     post, delivery, interaction = (
         Post._meta.db_table,
         Delivery._meta.db_table,
         Interaction._meta.db_table,
     )
-    sql = f"""
+    return f"""
         SELECT
           (SELECT array_agg(p.published_at ORDER BY p.published_at) FROM {post} p
             WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
-              AND p.published_at > %(since)s),
+              AND p.published_at > %(since)s) AS post_times,
           (SELECT array_agg(p.commercial ORDER BY p.published_at) FROM {post} p
             WHERE p.author_id = %(author)s AND p.status = ANY(%(sent)s)
-              AND p.published_at > %(since)s),
+              AND p.published_at > %(since)s) AS post_flags,
           (SELECT count(DISTINCT d.recipient_id)
              FROM {delivery} d JOIN {post} p ON p.id = d.post_id
             WHERE p.author_id = %(author)s AND d.status = 'delivered'
-              AND d.created_at > %(since)s),
+              AND d.created_at > %(since)s) AS reached,
           (SELECT count(*) FROM {interaction} i
             WHERE i.brand_id = %(brand)s AND i.target_id = %(author)s
               AND i.type = ANY(%(negative)s) AND i.occurred_at > %(since)s
-              AND i.occurred_at <= %(now)s)
+              AND i.occurred_at <= %(now)s) AS negative
     """  # noqa: S608 (table names only)
-    params = {
+
+
+def _sender_params(*, author: Customer, now: datetime, window: timedelta) -> dict:
+    return {
         "author": author.pk,
         "brand": author.brand_id,
         "sent": list(SENT_STATUSES),
@@ -147,9 +157,10 @@ def sender_history(
         "now": now,
         "negative": sorted(NEGATIVE_TYPES),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        times, flags, reached, negative = cursor.fetchone()
+
+
+def _sender_from_row(row: Sequence, *, author: Customer, kind: str) -> SenderHistory:
+    times, flags, reached, negative = row
     return SenderHistory(
         sender_id=author.pk,
         kind=kind,
@@ -157,6 +168,16 @@ def sender_history(
         recipients_reached=reached,
         negative_actions=negative,
     )
+
+
+def sender_history(
+    *, author: Customer, kind: str, now: datetime, window: timedelta
+) -> SenderHistory:
+    """The author's posts over the window, and their health: negative signals on them by
+    anyone over the window / distinct recipients their posts were delivered to in it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sender_sql(), _sender_params(author=author, now=now, window=window))
+        return _sender_from_row(cursor.fetchone(), author=author, kind=kind)
 
 
 def friends_sql() -> str:
@@ -173,34 +194,25 @@ def friends_sql() -> str:
     """  # noqa: S608 (table names only)
 
 
-def recipient_states(
-    *,
-    author: Customer,
-    commercial: bool,
-    now: datetime,
-    window: timedelta,
-    lookback: timedelta,
-    keep: int,
-) -> list[RecipientState]:
-    """One state per current friend of ``author``, in one query.
+NO_TIME_SQL = f"'{NO_TIME}'::bigint"
 
-    - strength: ``Tie.strength`` of the pair (0 without a row);
-    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
-      author's block of the recipient, which suppresses the pair as well);
-    - exposures: the recipient's newest ``keep`` delivered commercial posts from any of the
-      brand's senders over the window (with ``keep`` ≥ every budget, counting only these
-      decides exactly as counting all: the rules only ask whether a count reaches a budget);
-    - ignored in a row: delivered commercial posts since the recipient's last engagement
-      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
-    For a non-commercial post only the negatives are read.
-    """
+
+def _us(column: str) -> str:
+    """SQL: a timestamptz column as integer µs since the epoch, ``NO_TIME`` when NULL."""
+    return f"coalesce((extract(epoch FROM {column}) * 1000000)::bigint, {NO_TIME_SQL})"
+
+
+def _recipients_sql(*, commercial: bool, keep: int) -> str:
+    """`recipient_columns`' statement: one row of arrays."""
     customer, tie = Customer._meta.db_table, Tie._meta.db_table
     delivery, post, interaction = (
         Delivery._meta.db_table,
         Post._meta.db_table,
         Interaction._meta.db_table,
     )
-    flags = ", ".join(f"t_in.{column}" for column, _ in FLAG_SIGNALS)
+    flag_arrays = ", ".join(
+        f"array_agg({_us('r.' + column)} ORDER BY r.pos)" for column, _ in FLAG_SIGNALS
+    )
     if commercial:
         exposure_sql = f"""
             , exposed AS (
@@ -216,87 +228,164 @@ def recipient_states(
                    AND i.type = ANY(%(engagement)s) AND p.commercial
                    AND i.occurred_at > %(lookback)s
                  GROUP BY i.actor_id
-            ), per_recipient AS (
-                SELECT e.rid,
-                       (array_agg((extract(epoch FROM e.at) * 1000000)::bigint
-                                  ORDER BY e.at DESC)
-                          FILTER (WHERE e.at > %(since)s))[1:%(keep)s] AS recent_us,
-                       count(*) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS ignored,
-                       max(e.at) FILTER (WHERE e.at > coalesce(g.at, '-infinity')) AS last
+            ), streak AS (
+                SELECT e.rid, count(*) AS ignored, max(e.at) AS last
                   FROM exposed e LEFT JOIN engaged g ON g.rid = e.rid
+                 WHERE e.at > coalesce(g.at, '-infinity')
                  GROUP BY e.rid
             )
         """  # noqa: S608
-        # Exposure times travel as integer µs: thousands of timestamptz values per decision
-        # cost more to parse than the query takes to run.
-        exposure_cols = ", x.recent_us, x.ignored, x.last"
-        exposure_join = "LEFT JOIN per_recipient x ON x.rid = f.rid"
-    else:
-        exposure_sql = exposure_join = ""
-        exposure_cols = ", NULL, 0, NULL"
+        recent_sql = """
+            , recent AS (
+                SELECT rid, at FROM (
+                    SELECT rid, at, row_number() OVER (PARTITION BY rid ORDER BY at DESC) AS k
+                      FROM exposed WHERE at > %(since)s
+                ) ranked
+                 WHERE k <= %(keep)s
+            )
+        """
+        streak_join = "LEFT JOIN streak s ON s.rid = f.rid"
+        streak_cols = f"coalesce(s.ignored, 0) AS ignored, {_us('s.last')} AS last_us"
+        exposures = f"""
+            (SELECT array_agg(f.pos ORDER BY f.pos, x.at) FROM recent x JOIN f ON f.rid = x.rid),
+            (SELECT array_agg({_us("x.at")} ORDER BY x.rid, x.at) FROM recent x)
+        """  # noqa: S608
+    if not commercial or keep <= 0:
+        recent_sql = ""
+        exposures = "NULL::int[], NULL::bigint[]"
+    if not commercial:
+        exposure_sql = streak_join = ""
+        streak_cols = f"0 AS ignored, {NO_TIME_SQL} AS last_us"
+    flags = ", ".join(f"t_in.{column}" for column, _ in FLAG_SIGNALS if column != "blocked_at")
     sql = f"""
-        WITH f AS ({friends_sql()}) {exposure_sql}
-        SELECT f.rid, c.marketing_consent, coalesce(t_out.strength, t_in.strength, 0),
-               {flags}, t_out.blocked_at {exposure_cols}
-          FROM f
-          JOIN {customer} c ON c.id = f.rid
-          LEFT JOIN {tie} t_in ON t_in.source_id = f.rid AND t_in.target_id = %(author)s
-          LEFT JOIN {tie} t_out ON t_out.source_id = %(author)s AND t_out.target_id = f.rid
-          {exposure_join}
-         ORDER BY f.rid
+        WITH f AS (
+            SELECT rid, (row_number() OVER (ORDER BY rid) - 1)::int AS pos
+              FROM ({friends_sql()}) friends
+        ) {exposure_sql} {recent_sql}
+        , r AS (
+            SELECT f.rid, f.pos, c.marketing_consent AS consent,
+                   coalesce(t_out.strength, t_in.strength, 0) AS strength,
+                   coalesce(t_in.blocked_at, t_out.blocked_at) AS blocked_at, {flags},
+                   {streak_cols}
+              FROM f
+              JOIN {customer} c ON c.id = f.rid
+              LEFT JOIN {tie} t_in ON t_in.source_id = f.rid AND t_in.target_id = %(author)s
+              LEFT JOIN {tie} t_out ON t_out.source_id = %(author)s AND t_out.target_id = f.rid
+              {streak_join}
+        )
+        SELECT array_agg(r.rid ORDER BY r.pos), array_agg(r.consent ORDER BY r.pos),
+               array_agg(r.strength ORDER BY r.pos), {flag_arrays},
+               array_agg(r.ignored ORDER BY r.pos), array_agg(r.last_us ORDER BY r.pos),
+               {exposures}
+          FROM r
     """  # noqa: S608
-    params = {
+    return sql
+
+
+def _recipient_params(
+    *,
+    author: Customer,
+    now: datetime,
+    window: timedelta,
+    lookback: timedelta,
+    keep: int,
+) -> dict:
+    return {
         "author": author.pk,
         "brand": author.brand_id,
         "now": now,
         "since": now - window,
         "lookback": now - max(lookback, window),
         "engagement": list(settings.SCRM["ENGAGEMENT_TYPES"]),
-        "keep": max(keep, 1),
+        "keep": keep,
     }
-    states = []
+
+
+# Width of `_recipients_sql`' row: ids, consent, strength, the flags, ignored, last, exposures.
+RECIPIENT_WIDTH = 3 + len(FLAG_SIGNALS) + 4
+
+
+def _columns_from_row(row: Sequence) -> RecipientColumns:
     width = len(FLAG_SIGNALS)
+    ids, consent, strength = row[0] or [], row[1] or [], row[2] or []
+    marks = row[3 : 3 + width]
+    ignored, last, owner, times = row[3 + width : RECIPIENT_WIDTH]
+    return RecipientColumns(
+        ids=ids,
+        strength=np.array(strength, dtype=np.float64),
+        marketing_consent=np.array(consent, dtype=bool),
+        negatives={
+            signal: np.array(values or [], dtype=np.int64)
+            for (_, signal), values in zip(FLAG_SIGNALS, marks, strict=True)
+        },
+        ignored_in_row=np.array(ignored or [], dtype=np.int64),
+        last_ignored_us=np.array(last or [], dtype=np.int64),
+        exposure_owner=np.array(owner or [], dtype=np.int64),
+        exposure_us=np.array(times or [], dtype=np.int64),
+    )
+
+
+def recipient_columns(
+    *,
+    author: Customer,
+    commercial: bool,
+    now: datetime,
+    window: timedelta,
+    lookback: timedelta,
+    keep: int,
+) -> RecipientColumns:
+    """Every current friend of ``author`` as `RecipientColumns`, in one query that returns
+    one row of arrays (one array per column, friends in id order).
+
+    - strength: ``Tie.strength`` of the pair (0 without a row);
+    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
+      author's block of the recipient, which suppresses the pair as well);
+    - exposures (``keep`` > 0): the recipient's newest ``keep`` delivered commercial posts from
+      any of the brand's senders over the window (with ``keep`` ≥ every budget, counting only
+      these decides exactly as counting all: the rules only ask whether a count reaches a
+      budget);
+    - ignored in a row: delivered commercial posts since the recipient's last engagement
+      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
+    For a non-commercial post only the negatives are read. Times travel as integer µs:
+    parsing thousands of timestamps costs more than the query takes to run.
+    """
+    params = _recipient_params(author=author, now=now, window=window, lookback=lookback, keep=keep)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            rid, consent, strength = row[0], row[1], row[2]
-            marks = row[3 : 3 + width]
-            author_blocked = row[3 + width]
-            exposures, ignored, last_ignored = row[4 + width :]
-            negatives = {
-                signal: at for (_, signal), at in zip(FLAG_SIGNALS, marks, strict=True) if at
-            }
-            if author_blocked and "block" not in negatives:
-                negatives["block"] = author_blocked
-            states.append(
-                RecipientState(
-                    recipient_id=rid,
-                    strength=float(strength or 0.0),
-                    exposures=tuple(from_us(us) for us in exposures or ()),
-                    negatives=negatives,
-                    ignored_in_row=int(ignored or 0),
-                    last_ignored_at=last_ignored,
-                    marketing_consent=bool(consent),
-                )
-            )
-    return states
+        cursor.execute(_recipients_sql(commercial=commercial, keep=keep), params)
+        return _columns_from_row(cursor.fetchone())
 
 
 def fatigue_inputs(
-    *, author: Customer, commercial: bool, now: datetime, policy: FatiguePolicy
-) -> tuple[str, SenderHistory, list[RecipientState]]:
-    """(sender kind, history, recipient states) of ``author`` for a post at ``now``."""
+    *,
+    author: Customer,
+    commercial: bool,
+    now: datetime,
+    policy: FatiguePolicy,
+    exposures: bool = False,
+) -> tuple[str, SenderHistory, RecipientColumns]:
+    """(sender kind, history, recipient columns) of ``author`` for a post at ``now``: the
+    sender's history and every friend's state in one statement (one round trip).
+
+    The recipients' exposures are read only with ``exposures``: the publish path leaves the
+    recipient budgets to the Redis counters, which check every admitted recipient's daily and
+    window budget atomically anyway (against the same ledger, rebuilt from PostgreSQL when
+    lost); the rules then only work out each recipient's budget from its tie strength.
+    """
     kind = sender_kind(author=author)
-    history = sender_history(author=author, kind=kind, now=now, window=policy.window)
     lookback = timedelta(days=settings.SCRM["FATIGUE_IGNORED_LOOKBACK_DAYS"])
     # The largest budget any tie strength can give (strength 1: base × 1.5, rounded).
     keep = recipient_budget(max(policy.recipient_daily_cap, policy.recipient_weekly_cap), 1.0)
-    states = recipient_states(
-        author=author,
-        commercial=commercial,
-        now=now,
-        window=policy.window,
-        lookback=lookback,
-        keep=keep,
+    keep = max(keep, 1) if exposures else 0
+    window = policy.window
+    sql = f"""
+        SELECT * FROM ({_recipients_sql(commercial=commercial, keep=keep)}) recipients
+        CROSS JOIN ({_sender_sql()}) sender
+    """  # noqa: S608 (our own statements)
+    params = _sender_params(author=author, now=now, window=window) | _recipient_params(
+        author=author, now=now, window=window, lookback=lookback, keep=keep
     )
-    return kind, history, states
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    history = _sender_from_row(row[RECIPIENT_WIDTH:], author=author, kind=kind)
+    return kind, history, _columns_from_row(row)

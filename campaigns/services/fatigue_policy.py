@@ -39,17 +39,37 @@ def _parse(data: Mapping[str, Any], *, base: FatiguePolicy) -> FatiguePolicy:
 
 
 def fatigue_policy_for(*, brand_id: int) -> FatiguePolicy:
-    """The brand's policy, in one query and without writing anything (the publish path)."""
+    """The brand's policy, in one query and without writing anything."""
     zone, stored = Brand.objects.values_list("time_zone", "fatigue_policy__policy").get(pk=brand_id)
-    defaults = FatiguePolicy.from_settings(time_zone=zone)
+    return policy_from_stored(time_zone=zone, stored=stored)
+
+
+def policy_from_stored(*, time_zone: str, stored: Mapping[str, Any] | None) -> FatiguePolicy:
+    """The policy a brand's stored row describes (the defaults in ``time_zone`` without one).
+
+    Not validated again: every stored policy went through `fatigue_policy_update`, which
+    validates it. A row that no longer parses (a field renamed in code) falls back to the
+    defaults rather than publish without rules.
+    """
+    defaults = FatiguePolicy.from_settings(time_zone=time_zone)
     if stored is None:
         return defaults
     try:
-        return FatiguePolicy.from_dict(stored, base=defaults)
+        return FatiguePolicy.from_stored(stored, base=defaults)
     except PolicyError:
-        # A stored policy that no longer parses (a field renamed in code): fall back to the
-        # defaults rather than publish without rules.
         return defaults
+
+
+def fatigue_policy_of(*, brand: Brand) -> FatiguePolicy:
+    """The policy of a loaded brand: no query when its row came with
+    ``select_related("brand__fatigue_policy")``."""
+    try:
+        record = brand.fatigue_policy
+    except FatiguePolicyRecord.DoesNotExist:
+        record = None
+    return policy_from_stored(
+        time_zone=brand.time_zone, stored=record.policy if record is not None else None
+    )
 
 
 @transaction.atomic

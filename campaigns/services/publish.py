@@ -19,7 +19,7 @@ from customers.services import advocate_set_status
 from scrm.tenancy.services import Caller
 
 from ..models import Delivery, Post, PostStatus, PublishDecision
-from .decision import DEFERRED, PUBLISHED, REJECTED, Decision, decide
+from .decision import DEFERRED, POST_RELATED, PUBLISHED, REJECTED, Decision, decide
 
 logger = logging.getLogger(__name__)
 
@@ -136,16 +136,20 @@ def _apply(*, post: Post, caller: Caller | None, now: datetime, preview: bool) -
     return _answer(decision, delivered, suppressed)
 
 
-@transaction.atomic
 def post_publish(*, caller: Caller, post: Post, preview: bool = False) -> PublishAnswer:
-    """Decide, then (unless ``preview``) apply the verdict, deliver and store the decision.
+    """Decide, then (unless ``preview``) apply the verdict, deliver and store the decision,
+    in one transaction holding the post's (and its author's) row lock.
 
-    A preview answers the same decision and counts and writes and consumes nothing.
+    A preview answers the same decision and counts and writes and consumes nothing, so it
+    runs outside a transaction (no BEGIN/COMMIT round trips, no lock).
     """
     now = timezone.now()
-    query = Post.objects.select_related("author")
-    post = query.get(pk=post.pk) if preview else query.select_for_update().get(pk=post.pk)
-    return _apply(post=post, caller=caller, now=now, preview=preview)
+    query = Post.objects.select_related(*POST_RELATED)
+    if preview:
+        return _apply(post=query.get(pk=post.pk), caller=caller, now=now, preview=True)
+    with transaction.atomic():
+        post = query.select_for_update(of=("self", "author")).get(pk=post.pk)
+        return _apply(post=post, caller=caller, now=now, preview=False)
 
 
 @transaction.atomic
@@ -176,7 +180,7 @@ def posts_publish_due(*, limit: int, now: datetime | None = None) -> Counter:
             with transaction.atomic():
                 post = (
                     Post.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("author")
+                    .select_related(*POST_RELATED)
                     .filter(pk=post_id, status=PostStatus.DEFERRED, deferred_until__lte=now)
                     .first()
                 )

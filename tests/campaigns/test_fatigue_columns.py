@@ -1,8 +1,8 @@
 """The column-wise recipient screening decides exactly as the plain per-recipient rules.
 
 `reference_screen` is the straightforward one-recipient-at-a-time reading of SPEC's rules;
-`rules.screen_recipients` (numpy over `RecipientColumns`) must give the same admitted ids,
-exclusions with reasons and budgets on any input, through states or through columns.
+`rules.screen_recipients` must give the same admitted ids, exclusions with reasons and budgets
+on any input, through a few states (screened one by one) or through columns (numpy).
 """
 
 from __future__ import annotations

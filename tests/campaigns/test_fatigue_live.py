@@ -507,3 +507,88 @@ def test_sender_caps_up_to_the_policys_maximum_are_enforced(brand):
     # then a commercial post goes out (the counters take any valid cap)
     answer = publish(customer_client_for(author), new_post(author), at=NOON)
     assert answer["decision"] == "published"
+
+
+def test_inputs_read_every_friend_as_aligned_columns(brand):
+    # given friends with different states: many exposures, none, a mute, the author's block,
+    # no consent, no tie row, an ignored streak after a like
+    from campaigns.fatigue.rules import NO_TIME, FatiguePolicy, to_us
+    from campaigns.services.fatigue_live import fatigue_inputs
+
+    author, (busy, quiet, muted, blocked, opted_out) = author_with_friends(brand, 5)
+    other = CustomerFactory(brand=brand)
+    opted_out.marketing_consent = False
+    opted_out.save(update_fields=["marketing_consent"])
+    Tie.objects.create(brand=brand, source=busy, target=author, strength=0.7)
+    Tie.objects.create(brand=brand, source=muted, target=author, muted_at=NOON - 3 * DAY)
+    Tie.objects.create(brand=brand, source=author, target=blocked, blocked_at=NOON - DAY)
+    busy_times = [NOON - timedelta(hours=h) for h in (1, 5, 9, 30, 50, 70, 90, 110)]
+    for i, at in enumerate(sorted(busy_times)):
+        _exposure(other, busy, at, engaged=(i == 2))  # liked the third oldest
+    _exposure(other, muted, NOON - 8 * DAY)  # outside the window, still in the streak
+
+    # when the inputs of a commercial post at noon are read
+    policy = FatiguePolicy()
+    _, _, columns = fatigue_inputs(
+        author=author, commercial=True, now=NOON, policy=policy, exposures=True
+    )
+
+    # then there is one row per friend in id order, each column aligned with the ids
+    friends = [busy, quiet, muted, blocked, opted_out]
+    assert columns.ids == sorted(f.pk for f in friends)
+    row = {pk: i for i, pk in enumerate(columns.ids)}
+    assert columns.strength[row[busy.pk]] == 0.7 and columns.strength[row[quiet.pk]] == 0
+    assert not columns.marketing_consent[row[opted_out.pk]]
+    assert columns.marketing_consent.sum() == 4
+    mutes = columns.negatives["mute_author"]
+    assert mutes[row[muted.pk]] == to_us(NOON - 3 * DAY)
+    assert (mutes == NO_TIME).sum() == 4
+    assert columns.negatives["block"][row[blocked.pk]] == to_us(NOON - DAY)
+    # the busy friend's newest 6 exposures (the most any budget needs), nobody else's
+    assert set(columns.exposure_owner.tolist()) == {row[busy.pk]}
+    newest = sorted(busy_times, reverse=True)[:6]
+    assert sorted(columns.exposure_us.tolist()) == sorted(to_us(t) for t in newest)
+    # five ignored since the like, the last an hour ago; the muted friend one, 8 days ago
+    assert columns.ignored_in_row[row[busy.pk]] == 5
+    assert columns.last_ignored_us[row[busy.pk]] == to_us(NOON - timedelta(hours=1))
+    assert columns.ignored_in_row[row[muted.pk]] == 1
+    assert columns.last_ignored_us[row[quiet.pk]] == NO_TIME
+    # and the publish path's read (budgets left to the Redis counters) is the same but for
+    # the exposures
+    _, _, lean = fatigue_inputs(author=author, commercial=True, now=NOON, policy=policy)
+    assert lean.ids == columns.ids and lean.exposure_us.size == 0
+    assert (lean.ignored_in_row == columns.ignored_in_row).all()
+    assert (lean.negatives["block"] == columns.negatives["block"]).all()
+
+
+def test_a_preview_reads_the_post_and_then_all_fatigue_inputs_in_one_statement(
+    brand, django_assert_num_queries
+):
+    # given an advocate with friends in every kind of state and a stored policy
+    from campaigns.services.fatigue_live import counters_rebuild
+    from campaigns.services.publish import post_publish
+    from scrm.tenancy.services import Caller, CallerKind
+
+    set_policy(brand, enabled_rules=sorted(ALL_RULES - {"quiet_hours", "sender_min_gap"}))
+    author, friends = author_with_friends(brand, 4)
+    AdvocateFactory(customer=author, brand=brand)
+    Tie.objects.create(brand=brand, source=friends[0], target=author, muted_at=NOON - DAY)
+    _exposure(CustomerFactory(brand=brand), friends[1], NOON - DAY)
+    plain = Post.objects.create(
+        brand=brand, author=author, text="hi", status=PostStatus.PUBLISHED, published_at=NOON
+    )
+    post = new_post(author)
+    caller = Caller(kind=CallerKind.CUSTOMER, brand_id=brand.pk, customer_id=author.pk)
+    counters_rebuild(brand_id=brand.pk, now=NOON)  # warm counters: no ledger read
+
+    # when the post is previewed: the post (with author, advocate, brand, policy), then the
+    # inputs; the counters are in Redis
+    at = NOON + timedelta(minutes=1)
+    with time_machine.travel(at, tick=False), django_assert_num_queries(2):
+        answer = post_publish(caller=caller, post=post, preview=True)
+
+    # then the answer is a full decision
+    assert plain.commercial is False
+    assert answer["decision"] == "published"
+    assert answer["suppressed"] == {"muted": 1}
+    assert answer["delivered"] == 3

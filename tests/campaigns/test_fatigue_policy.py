@@ -230,3 +230,34 @@ def test_changing_the_window_rebuilds_the_brands_counters(
     # then the counters were rebuilt from the ledger for the new window
     assert client.exists(ready)
     client.close()
+
+
+def test_the_publish_path_reads_the_stored_policy_as_validated(staff_client, brand):
+    # given a brand whose staff changed several fields, one of them a nested one
+    from campaigns.fatigue.rules import FatiguePolicy, PolicyError
+    from campaigns.models import Post
+    from campaigns.services.fatigue_policy import fatigue_policy_of
+    from tests.campaigns.factories import PostFactory
+
+    body = {
+        "sender_daily_cap": 1,
+        "quiet_hours_start": "21:30",
+        "cooldown_days": {"hide_post": 7, "block": None},
+        "enabled_rules": ["cooldown", "sender_daily_cap"],
+        "backoff_base_days": 1.5,
+    }
+    assert staff_client.patch(URL, body, format="json").status_code == 200
+    post = PostFactory(author__brand=brand)
+
+    # when the publish path reads it from the post's brand (loaded with its policy row)
+    loaded = Post.objects.select_related("brand__fatigue_policy").get(pk=post.pk)
+    policy = fatigue_policy_of(brand=loaded.brand)
+
+    # then it is exactly the validated policy, and the defaults stand in for an unknown field
+    stored = FatiguePolicyRecord.objects.get(brand=brand).policy
+    assert policy == fatigue_policy_for(brand_id=brand.pk) == FatiguePolicy.from_dict(stored)
+    assert policy.cooldown_days == {"hide_post": 7, "block": None}
+    with pytest.raises(PolicyError):
+        FatiguePolicy.from_stored({**stored, "renamed": 1}, base=FatiguePolicy())
+    FatiguePolicyRecord.objects.filter(brand=brand).update(policy={**stored, "renamed": 1})
+    assert fatigue_policy_for(brand_id=brand.pk) == FatiguePolicy(time_zone=brand.time_zone)
