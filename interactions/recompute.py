@@ -397,7 +397,8 @@ def ties_recompute_all(
     copies the negative flags from it — including flags set while the new table was being
     built — drops rows of customers deleted meanwhile, then drops the old table and gives
     the new one its name and the exact index, constraint and sequence names Django created,
-    so the model and later migrations see the same schema. Foreign
+    so the model and later migrations see the same schema (its storage parameters, such as
+    the fillfactor, are the old table's from the start). Foreign
     keys are added ``NOT VALID`` in the swap and validated after the commit (a scan that
     blocks nobody). Ids of tie rows are not kept: nothing refers to them.
     """
@@ -440,10 +441,14 @@ def ties_recompute_all(
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
         constraints, indexes = _schema_of(cursor, TTAB)
+        # Storage parameters (the fillfactor that keeps worker updates HOT): LIKE omits them.
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [TTAB])
+        (reloptions,) = cursor.fetchone()
+        storage = f" WITH ({', '.join(reloptions)})" if reloptions else ""
         step(
             "build",
             f"""CREATE TABLE {new} (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING IDENTITY
-                                   INCLUDING CONSTRAINTS INCLUDING STORAGE);
+                                   INCLUDING CONSTRAINTS INCLUDING STORAGE){storage};
                 INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength)}""",
             args,
         )

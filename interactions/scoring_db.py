@@ -149,8 +149,9 @@ def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: da
 
 
 def _batch_sql(params: TieParams) -> str:
-    """The whole batch in one statement: claim it in the outbox, aggregate per directed pair,
-    merge into both directed rows of every touched pair and refresh their strength.
+    """The whole batch in one statement: claim it in the outbox, aggregate per undirected
+    pair (both directions side by side), merge into both directed rows and refresh their
+    strength; answers one row: events claimed, undirected pairs touched.
 
     Runs under the exclusive scoring lock of its brands (taken by the statement before), so
     the tie rows it reads are the latest state and no other batch writes them until this
@@ -163,32 +164,73 @@ def _batch_sql(params: TieParams) -> str:
     transaction claims a brand's rows while its lock is held, so none are skipped or waited
     for.
 
-    Per pair the batch is summed referenced to its own latest dated time ``b_last``; the
-    stored state (S, last) and the batch (B, b_last) merge as
+    Every lookup (the log row of a claimed id, the two tie rows and the friendship of a
+    pair, κ) is an index probe per row of the batch (``LATERAL … LIMIT 1``), and no CTE is
+    joined to another: the plan cannot turn into nested loops over CTEs whose sizes the
+    planner cannot know, nor into scans of whole tables.
+
+    Per direction the batch is summed referenced to its own latest dated time ``b_last``
+    (each term w·2^((t − T0)/H), T0 = the as-of time, rescaled once by 2^((T0 − b_last)/H);
+    exponents are kept within ±1000 half-lives, as in the recompute); the stored state
+    (S, last) and the batch (B, b_last) merge as
     ``S·2^(−(new_last − last)/H) + B·2^(−(new_last − b_last)/H)``, new_last = GREATEST —
     the in-order and the out-of-order rule of `scoring.apply` at once. Strength is written
     for pairs with interaction state (flag-only rows keep 0), as in the recompute; a pair
     touched by an unfriend only (the friendship-duration term changed) is refreshed if it
-    has state. Answers one row: events claimed, undirected pairs touched.
+    has state.
     """
     cols = ("affinity", *(f"c_{name}" for name in COMPONENTS))
-    agg_comps = ",\n".join(
-        f"COALESCE(sum(x) FILTER (WHERE comp = '{name}'), 0::float8) AS c_{name}"
-        for name in COMPONENTS
-    )
-    new_last = "GREATEST(t.last_event_at, a.last)"
-    f_old = f"COALESCE({decay_sql(seconds_between(new_last, 't.last_event_at'), params)}, 1)"
-    f_new = f"COALESCE({decay_sql(seconds_between(new_last, 'a.last'), params)}, 1)"
-    merged = ",\n".join(
-        f"COALESCE(t.{c}, 0::float8) * {f_old} + COALESCE(a.{c}, 0::float8) * {f_new} AS {c}"
-        for c in cols
-    )
-    a_lh = value_at_sql("f.affinity", "f.last", "%(as_of)s", params)
-    a_hl = value_at_sql("r.affinity", "r.last", "%(as_of)s", params)
+    h = _f(params.half_life_seconds)
+    term = f"power(2::float8, GREATEST((date_part('epoch', dated) - %(t0)s) / {h}, -1000::float8))"
+
+    def scale(last: str) -> str:
+        return f"power(2::float8, LEAST((%(t0)s - date_part('epoch', {last})) / {h}, 1000::float8))"
+
+    def side_sums(d: str, cond: str) -> str:
+        parts = [f"max(dated) FILTER (WHERE w IS NOT NULL AND {cond}) AS {d}_last"]
+        parts.append(f"sum(x) FILTER (WHERE {cond}) AS {d}_s_affinity")
+        parts += [
+            f"sum(x) FILTER (WHERE {cond} AND comp = '{name}') AS {d}_s_c_{name}"
+            for name in COMPONENTS
+        ]
+        return ",\n".join(parts)
+
+    def side_scale(d: str) -> str:
+        return f"{scale(f'{d}_last')} AS {d}_sc"
+
+    def side_rescaled(d: str) -> str:
+        return ",\n".join(f"COALESCE({d}_s_{c}, 0::float8) * {d}_sc AS {d}_b_{c}" for c in cols)
+
+    def side_factors(d: str) -> str:
+        """Direction d's new last time and the decay factors of the stored row (d_t_*) and
+        of the batch (d_b_*) to it, computed once per pair."""
+        new_last = f"GREATEST({d}_t_last, {d}_b_last)"
+        f_old = f"COALESCE({decay_sql(seconds_between(new_last, f'{d}_t_last'), params)}, 1)"
+        f_new = f"COALESCE({decay_sql(seconds_between(new_last, f'{d}_b_last'), params)}, 1)"
+        return f"{new_last} AS {d}_last, {f_old} AS {d}_fo, {f_new} AS {d}_fn"
+
+    def side_merged(d: str) -> str:
+        return ",\n".join(
+            f"COALESCE({d}_t_{c}, 0::float8) * {d}_fo + COALESCE({d}_b_{c}, 0::float8) * {d}_fn "
+            f"AS {d}_{c}"
+            for c in cols
+        )
+
+    def stored(d: str, src: str, dst: str) -> str:
+        picked = ", ".join(f"{c} AS {d}_t_{c}" for c in cols)
+        return f"""LEFT JOIN LATERAL (
+                SELECT last_event_at AS {d}_t_last, {picked}, mutual_jaccard AS {d}_t_jac
+                  FROM {TTAB} WHERE source_id = {src} AND target_id = {dst} LIMIT 1
+             ) AS t_{d} ON true"""  # noqa: S608
+
+    a_f = value_at_sql("f_affinity", "f_last", "%(as_of)s", params)
+    a_r = value_at_sql("r_affinity", "r_last", "%(as_of)s", params)
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
-    strength = strength_sql(
-        "u.intensity", "u.days", "u.jac", f"COALESCE(st.kappa, {_f(params.kappa_default)})", params
-    )
+    stats = f"SELECT kappa FROM {STAB} st WHERE st.brand_id = m.b"  # noqa: S608
+    kappa = f"COALESCE(({stats}), {_f(params.kappa_default)})"
+    strength = strength_sql("m.intensity", "m.days", "m.jac", kappa, params)
+    f_cols = ", ".join(["s.f_last", *(f"s.f_{c}" for c in cols)])
+    r_cols = ", ".join(["s.r_last", *(f"s.r_{c}" for c in cols)])
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     return f"""
     WITH claim AS MATERIALIZED (
@@ -202,67 +244,71 @@ def _batch_sql(params: TieParams) -> str:
                   ORDER BY brand_id, interaction_id
                   LIMIT %(fill)s))
         RETURNING p.interaction_id
-    ), ev AS MATERIALIZED (
-        SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g, i.type, i.occurred_at,
-               i.cancels_at
-          FROM claim JOIN {ITAB} i ON i.id = claim.interaction_id
-    ), contrib AS (
-        SELECT b, s, g, {component_of("type")} AS comp, {weight_case("type", params)} AS w,
-               {dated_case("type", "occurred_at", "cancels_at")} AS dated
-          FROM ev
-         WHERE type = ANY(%(weighted)s::text[])
-           AND (type <> '{UNLIKE}' OR cancels_at IS NOT NULL)
-    ), ref AS (
-        SELECT b, s, g, comp, w, dated, max(dated) OVER (PARTITION BY b, s, g) AS last
-          FROM contrib
-    ), agg AS MATERIALIZED (
-        SELECT b, s, g, last, sum(x) AS affinity,
-               {agg_comps}
-          FROM (SELECT b, s, g, last, comp,
-                       w * {decay_sql(seconds_between("last", "dated"), params)} AS x
-                  FROM ref) AS y
-         GROUP BY b, s, g, last
-    ), pairs AS MATERIALIZED (
-        SELECT b, LEAST(s, g) AS lo, GREATEST(s, g) AS hi FROM agg
-        UNION
-        SELECT b, LEAST(s, g), GREATEST(s, g) FROM ev WHERE type = 'unfriend'
-    ), nxt AS MATERIALIZED (
-        SELECT d.b, d.s, d.g, d.lo, d.hi, {new_last} AS last,
-               {merged},
-               t.mutual_jaccard AS jac
-          FROM (SELECT b, lo AS s, hi AS g, lo, hi FROM pairs
-                UNION ALL
-                SELECT b, hi, lo, lo, hi FROM pairs) AS d
-          LEFT JOIN {TTAB} t ON t.source_id = d.s AND t.target_id = d.g
-          LEFT JOIN agg a ON a.s = d.s AND a.g = d.g AND a.b = d.b
-    ), u AS (
-        SELECT f.b, f.lo, f.hi, {intensity_sql(a_lh, a_hl, params)} AS intensity,
-               {days} AS days, COALESCE(f.jac, r.jac, 0::float8) AS jac
-          FROM nxt f
-          JOIN nxt r ON r.s = f.g AND r.g = f.s
-          LEFT JOIN {FTAB} fr ON fr.customer_low_id = f.lo AND fr.customer_high_id = f.hi
-                             AND fr.ended_at IS NULL
-         WHERE f.s = f.lo AND (f.last IS NOT NULL OR r.last IS NOT NULL)
-    ), scored AS (
-        SELECT u.b, u.lo, u.hi, u.intensity, {strength} AS strength
-          FROM u LEFT JOIN {STAB} st ON st.brand_id = u.b
+    ), pair AS MATERIALIZED (
+        -- One row per undirected pair (lo < hi): the batch of each direction (f: lo → hi,
+        -- r: hi → lo); an unfriend only puts its pair here (w IS NULL: no contribution).
+        SELECT b, lo, hi, f_last AS f_b_last, r_last AS r_b_last,
+               {side_rescaled("f")}, {side_rescaled("r")}
+          FROM (
+            SELECT *, {side_scale("f")}, {side_scale("r")} FROM (
+            SELECT b, lo, hi, {side_sums("f", "s < g")}, {side_sums("r", "s > g")}
+              FROM (
+                SELECT e.b, e.s, e.g, LEAST(e.s, e.g) AS lo, GREATEST(e.s, e.g) AS hi,
+                       {component_of("e.type")} AS comp, c.w, c.dated, c.w * {term} AS x
+                  FROM claim
+                 CROSS JOIN LATERAL (
+                       SELECT brand_id AS b, actor_id AS s, target_id AS g, type, occurred_at,
+                              cancels_at
+                         FROM {ITAB} WHERE id = claim.interaction_id LIMIT 1) AS e
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN e.type = ANY(%(weighted)s::text[])
+                                    AND (e.type <> '{UNLIKE}' OR e.cancels_at IS NOT NULL)
+                                   THEN {weight_case("e.type", params)} END AS w,
+                              {dated_case("e.type", "e.occurred_at", "e.cancels_at")} AS dated
+                     ) AS c
+                 WHERE c.w IS NOT NULL OR e.type = 'unfriend'
+              ) AS ev
+             GROUP BY b, lo, hi
+            ) AS sums
+          ) AS scaled
+    ), scored AS MATERIALIZED (
+        SELECT m.*, {strength} AS strength
+          FROM (
+            SELECT n.*, {intensity_sql(a_f, a_r, params)} AS intensity, {days} AS days
+              FROM (
+                SELECT b, lo, hi, f_last, r_last, {side_merged("f")}, {side_merged("r")}, jac
+                  FROM (
+                    SELECT pair.*, t_f.*, t_r.*, {side_factors("f")}, {side_factors("r")},
+                           COALESCE(f_t_jac, r_t_jac, 0::float8) AS jac
+                      FROM pair
+                      {stored("f", "pair.lo", "pair.hi")}
+                      {stored("r", "pair.hi", "pair.lo")}
+                  ) AS k
+              ) AS n
+              LEFT JOIN LATERAL (
+                    SELECT since FROM {FTAB}
+                     WHERE customer_low_id = n.lo AND customer_high_id = n.hi
+                       AND ended_at IS NULL
+                     LIMIT 1) AS fr ON true
+             WHERE n.f_last IS NOT NULL OR n.r_last IS NOT NULL
+          ) AS m
     ), written AS (
         INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, {", ".join(cols)},
-                                 strength, intensity, strength_updated_at, created_at,
-                                 updated_at)
-        SELECT n.b, n.s, n.g, n.last, {", ".join(f"n.{c}" for c in cols)},
-               sc.strength, sc.intensity, %(as_of)s, %(now)s, %(now)s
-          FROM nxt n JOIN scored sc ON sc.lo = n.lo AND sc.hi = n.hi
-         ORDER BY n.s, n.g
+                                 strength, intensity, mutual_jaccard, strength_updated_at,
+                                 created_at, updated_at)
+        SELECT s.b, d.src, d.dst, d.last, {", ".join(f"d.{c}" for c in cols)},
+               s.strength, s.intensity, s.jac, %(as_of)s, %(now)s, %(now)s
+          FROM scored s
+         CROSS JOIN LATERAL (VALUES (s.lo, s.hi, {f_cols}), (s.hi, s.lo, {r_cols}))
+               AS d(src, dst, last, {", ".join(cols)})
+         ORDER BY d.src, d.dst
         ON CONFLICT (source_id, target_id) DO UPDATE SET
             last_event_at = EXCLUDED.last_event_at, {sets},
             strength = EXCLUDED.strength, intensity = EXCLUDED.intensity,
             strength_updated_at = EXCLUDED.strength_updated_at,
             updated_at = EXCLUDED.updated_at
-        RETURNING 1
     )
-    SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM pairs),
-           (SELECT count(*) FROM written)
+    SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM pair)
     """  # noqa: S608
 
 
@@ -326,14 +372,16 @@ def ties_score_batch(
             {
                 "now": now,
                 "as_of": as_of,
+                "t0": as_of.timestamp(),
                 "ids": ids,
                 "brands": brands,
                 "fill": max(0, int(fill_to) - len(ids)),
                 "weighted": weighted_types(params),
             },
             binary=True,
+            prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed
         )
-        claimed, pairs, _rows = cursor.fetchone()
+        claimed, pairs = cursor.fetchone()
     return BatchResult(claimed, pairs)
 
 

@@ -2,17 +2,22 @@
 
 from datetime import timedelta
 
+import psycopg
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
 from . import recompute, scoring_db
 
+# The scoring batch runs on a psycopg cursor of its own (binary parameters): its lock
+# timeouts surface as psycopg's OperationalError, not Django's wrapper.
+RETRYABLE = (OperationalError, psycopg.OperationalError)
+
 
 @shared_task(
     name="interactions.score_batch",
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=RETRYABLE,
     retry_backoff=2,
     retry_backoff_max=120,
     retry_jitter=True,
@@ -32,7 +37,7 @@ def score_batch(interaction_ids: list[int]) -> dict:
 @shared_task(
     name="interactions.score_unscored",
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=RETRYABLE,
     retry_backoff=True,
     max_retries=3,
     soft_time_limit=240,

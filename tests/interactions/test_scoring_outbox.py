@@ -225,6 +225,10 @@ def table_schema() -> dict:
             [Tie._meta.db_table],
         )
         indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [Tie._meta.db_table]
+        )
+        reloptions = cursor.fetchone()[0]
         columns = [
             (c.name, c.type_code, c.null_ok)
             for c in connection.introspection.get_table_description(cursor, Tie._meta.db_table)
@@ -234,6 +238,7 @@ def table_schema() -> dict:
         "definitions": definitions,
         "indexes": indexes,
         "sequence": sequence,
+        "reloptions": reloptions,
         "columns": columns,
     }
 
@@ -473,3 +478,30 @@ def test_a_task_waiting_for_its_brand_takes_what_was_queued_meanwhile():
     assert math.isclose(
         Tie.objects.get(source=b, target=a).affinity, expected_affinity(second), rel_tol=1e-12
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_times_out_on_its_brand_lock_is_retried(settings):
+    # given a brand whose scoring lock is held longer than a task may wait
+    from interactions.scoring_db import brand_lock_key
+
+    settings.SCRM = {**settings.SCRM, "SCORING_LOCK_TIMEOUT_MS": 50}
+    brand = BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    first = ingest(brand, messages(a, b, 3, "m"))
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [brand_lock_key(brand.pk)])
+
+        # when the batch runs
+        with pytest.raises(Exception) as raised:
+            ties_score_batch(interaction_ids=[r.id for r in first])
+    finally:
+        holder.rollback()
+        holder.close()
+
+    # then it failed with an error the task retries, and the events are still pending
+    assert isinstance(raised.value, score_batch.autoretry_for)
+    assert ScoringPending.objects.filter(brand_id=brand.pk).count() == 3
