@@ -8,7 +8,7 @@ import pytest
 
 from customers.models import Customer
 from scrm.api.throttling import CallerScopedRateThrottle
-from tests.campaigns.factories import CampaignFactory, PostFactory
+from tests.campaigns.factories import CampaignFactory, EnrollmentFactory, PostFactory
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +191,17 @@ def test_customer_token_throttle_counts_each_app_key_apart(brand, monkeypatch):
     assert first.post("/api/v1/auth/customer-token/", body, format="json").status_code == 201
     assert second.post("/api/v1/auth/customer-token/", body, format="json").status_code == 201
     assert first.post("/api/v1/auth/customer-token/", body, format="json").status_code == 429
+
+
+def test_deleting_a_customer_still_referenced_is_409_naming_what_refers_to_it(staff_client, brand):
+    # given an advocate enrolled in a campaign (enrollments protect the advocate)
+    enrollment = EnrollmentFactory(campaign__brand=brand)
+    customer = enrollment.advocate.customer
+
+    # when staff delete the customer
+    error = assert_error(staff_client.delete(f"/api/v1/customers/{customer.pk}/"), 409, "conflict")
+
+    # then the answer names the rows that refer to it, and nothing was deleted
+    assert error["details"] == {"referenced_by": ["enrollments"]}
+    assert "enrollments" in error["message"]
+    assert Customer.objects.filter(pk=customer.pk).exists()
