@@ -205,3 +205,39 @@ def test_deleting_a_customer_still_referenced_is_409_naming_what_refers_to_it(st
     assert error["details"] == {"referenced_by": ["enrollments"]}
     assert "enrollments" in error["message"]
     assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "feed/?customer={customer}&sort=new",
+        "customers/{customer}/friends/?strength_min=1",
+        "customers/{customer}/ties/?ordering=weak",
+        "advocates/leaderboard/?tier=nano",
+        "advocates/candidates/?limit=5",
+        "campaigns/{campaign}/enrollments/?advocate=1",
+        "campaigns/{campaign}/report/?by=tier",
+        "fatigue/policy/?brand=other",
+    ],
+)
+def test_unknown_query_parameter_without_a_filter_set_is_400_naming_it(staff_client, brand, path):
+    # given views that take no (or only named) query parameters
+    customer = CustomerFactory(brand=brand)
+    campaign = CampaignFactory(brand=brand)
+    url = "/api/v1/" + path.format(customer=customer.pk, campaign=campaign.pk)
+    name = path.split("?")[1].split("&")[-1].split("=")[0]
+
+    # then an unknown one is named, not ignored
+    error = assert_error(staff_client.get(url), 400, "validation_error")
+    assert list(error["details"]) == [name]
+
+
+def test_known_query_parameters_without_a_filter_set_still_work(staff_client, brand):
+    customer = CustomerFactory(brand=brand)
+    campaign = CampaignFactory(brand=brand)
+    for url in (
+        f"/api/v1/feed/?customer={customer.pk}&page_size=5",
+        f"/api/v1/customers/{customer.pk}/friends/?ordering=-strength",
+        f"/api/v1/campaigns/{campaign.pk}/report/?format=csv",
+    ):
+        assert staff_client.get(url).status_code == 200, url
