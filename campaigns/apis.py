@@ -10,6 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from customers.models import Customer
+from scrm.api.filters import query_params_check
 from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_AND_CUSTOMER
 from scrm.tenancy.models import Role
 
@@ -168,6 +169,7 @@ class FeedView(GenericAPIView):
         responses={200: FeedItemSerializer(many=True)},
     )
     def get(self, request):
+        query_params_check(request, {"customer"})
         customer_id = self._customer_id()
         queryset = selectors.feed_for(brand_id=request.auth.brand_id, customer_id=customer_id)
         page = self.paginate_queryset(queryset)
@@ -206,6 +208,7 @@ class FatiguePolicyView(GenericAPIView):
 
     @extend_schema(responses={200: FatiguePolicySerializer})
     def get(self, request):
+        query_params_check(request)
         return Response(FatiguePolicySerializer(self._render(self.get_object())).data)
 
     @extend_schema(request=FatiguePolicySerializer, responses={200: FatiguePolicySerializer})

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from scrm.api.filters import query_params_check
 from scrm.api.permissions import STAFF_AND_APP, STAFF_ONLY
 from scrm.tenancy.models import Role
 
@@ -101,6 +102,7 @@ class CampaignViewSet(
     @action(detail=True, methods=["get", "post"], filterset_class=None)
     def enrollments(self, request, pk=None):
         """Enrolled advocates with their campaign referral codes, fees and free samples."""
+        query_params_check(request)
         campaign = self.get_object()
         if request.method == "POST":
             incoming = EnrollmentCreateSerializer(data=request.data)
@@ -152,6 +154,7 @@ class CampaignViewSet(
     def report(self, request, pk=None):
         """Reach, impressions, engagement, conversions, revenue, cost and ROI; by advocate,
         by tier and by the buyer's tie-strength band (definitions in the service)."""
+        query_params_check(request)
         campaign = self.get_object()
         report = campaign_report(campaign=campaign)
         if request.accepted_renderer.format == "csv":

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import selectors as interaction_selectors
+from scrm.api.filters import query_params_check
 from scrm.api.pagination import CursorPagination, KeysetPagination
 from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_ONLY
 from scrm.api.throttling import CallerScopedRateThrottle
@@ -119,6 +120,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], filterset_class=None)
     def friends(self, request, pk=None):
         """Current friends of the customer, with tie strength."""
+        query_params_check(request, {"ordering"})
         self._paginator = _friend_paginator(request.query_params.get("ordering", "-id"))
         customer = self.get_object()
         queryset = selectors.friends_of(customer=customer)
@@ -133,6 +135,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """The customer's ties, strongest first, each with the parts of its strength decayed to
         now and the negative-signal flags of both directions. A customer token sees only its
         own ties."""
+        query_params_check(request)
         customer = self.get_object()
         page = self.paginate_queryset(interaction_selectors.tie_partners(customer=customer))
         results = interaction_selectors.ties_explain(customer=customer, partners=list(page))
@@ -241,6 +244,7 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def leaderboard(self, request):
         """Active advocates by influence = reach × mean tie strength × engagement rate, each
         factor shown. Staff and app keys."""
+        query_params_check(request)
         paginator = self.paginator
         keyset = paginator.keyset(request)
         rows = selectors.advocate_leaderboard(brand_id=request.auth.brand_id, keyset=keyset)
@@ -260,6 +264,7 @@ class AdvocateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """KOC discovery: consumers who are not advocates (and did not opt out of marketing)
         by advocacy potential = strong ties + engagement on own posts + purchases through
         their links, each factor shown. Staff and app keys."""
+        query_params_check(request)
         paginator = self.paginator
         keyset = paginator.keyset(request)
         rows = selectors.advocate_candidates(brand_id=request.auth.brand_id, keyset=keyset)

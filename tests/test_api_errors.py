@@ -8,7 +8,7 @@ import pytest
 
 from customers.models import Customer
 from scrm.api.throttling import CallerScopedRateThrottle
-from tests.campaigns.factories import CampaignFactory, PostFactory
+from tests.campaigns.factories import CampaignFactory, EnrollmentFactory, PostFactory
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +191,53 @@ def test_customer_token_throttle_counts_each_app_key_apart(brand, monkeypatch):
     assert first.post("/api/v1/auth/customer-token/", body, format="json").status_code == 201
     assert second.post("/api/v1/auth/customer-token/", body, format="json").status_code == 201
     assert first.post("/api/v1/auth/customer-token/", body, format="json").status_code == 429
+
+
+def test_deleting_a_customer_still_referenced_is_409_naming_what_refers_to_it(staff_client, brand):
+    # given an advocate enrolled in a campaign (enrollments protect the advocate)
+    enrollment = EnrollmentFactory(campaign__brand=brand)
+    customer = enrollment.advocate.customer
+
+    # when staff delete the customer
+    error = assert_error(staff_client.delete(f"/api/v1/customers/{customer.pk}/"), 409, "conflict")
+
+    # then the answer names the rows that refer to it, and nothing was deleted
+    assert error["details"] == {"referenced_by": ["enrollments"]}
+    assert "enrollments" in error["message"]
+    assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "feed/?customer={customer}&sort=new",
+        "customers/{customer}/friends/?strength_min=1",
+        "customers/{customer}/ties/?ordering=weak",
+        "advocates/leaderboard/?tier=nano",
+        "advocates/candidates/?limit=5",
+        "campaigns/{campaign}/enrollments/?advocate=1",
+        "campaigns/{campaign}/report/?by=tier",
+        "fatigue/policy/?brand=other",
+    ],
+)
+def test_unknown_query_parameter_without_a_filter_set_is_400_naming_it(staff_client, brand, path):
+    # given views that take no (or only named) query parameters
+    customer = CustomerFactory(brand=brand)
+    campaign = CampaignFactory(brand=brand)
+    url = "/api/v1/" + path.format(customer=customer.pk, campaign=campaign.pk)
+    name = path.split("?")[1].split("&")[-1].split("=")[0]
+
+    # then an unknown one is named, not ignored
+    error = assert_error(staff_client.get(url), 400, "validation_error")
+    assert list(error["details"]) == [name]
+
+
+def test_known_query_parameters_without_a_filter_set_still_work(staff_client, brand):
+    customer = CustomerFactory(brand=brand)
+    campaign = CampaignFactory(brand=brand)
+    for url in (
+        f"/api/v1/feed/?customer={customer.pk}&page_size=5",
+        f"/api/v1/customers/{customer.pk}/friends/?ordering=-strength",
+        f"/api/v1/campaigns/{campaign.pk}/report/?format=csv",
+    ):
+        assert staff_client.get(url).status_code == 200, url

@@ -8,6 +8,7 @@ import redis
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -68,6 +69,16 @@ def _plain(detail):
     return str(detail)
 
 
+def _still_referenced(exc: ProtectedError | RestrictedError) -> Conflict:
+    """A delete refused by a protecting foreign key: a 409 naming what still refers to it."""
+    objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+    names = sorted({str(obj._meta.verbose_name_plural) for obj in objects})
+    what = ", ".join(names) or "other rows"
+    return Conflict(
+        f"It cannot be deleted: {what} still refer to it.", details={"referenced_by": names}
+    )
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -79,6 +90,8 @@ def exception_handler(exc, context):
         exc = PayloadTooLarge(str(exc) or None)
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        exc = _still_referenced(exc)
     elif isinstance(exc, IntegrityError):
         # A constraint the serializer could not see (a race): a conflict, not a crash.
         logger.info("integrity error answered 409: %s", exc)

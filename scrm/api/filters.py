@@ -10,6 +10,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db import models
+from rest_framework.exceptions import ValidationError
 
 from scrm.tenancy.services import Caller
 
@@ -102,3 +103,12 @@ class StrictFilterSet(django_filters.FilterSet):
             form = super().form
             form.filterset = self
         return self._form
+
+
+def query_params_check(request, allowed: frozenset[str] | set[str] = frozenset()) -> None:
+    """For views without a filter set: an unknown query parameter is a 400 naming it."""
+    unknown = sorted(set(request.query_params) - set(allowed) - PASS_THROUGH_PARAMS)
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        message = f"Unknown query parameter; parameters here: {known}."
+        raise ValidationError({name: [message] for name in unknown})
