@@ -158,8 +158,8 @@ def _batch_sql(params: TieParams) -> str:
     transaction ends: the new state of both directions is computed from that read and
     written once, with strength and intensity, by one upsert (one row version per tie).
 
-    The claim deletes the outbox rows of the task's ids plus the brand's oldest pending rows,
-    up to %(fill)s (under load one task applies everything that became pending while the
+    The claim deletes the outbox rows of the task's ids plus each brand's oldest pending rows,
+    up to %(fill)s per brand (under load one task applies everything that became pending while the
     batch before it held the lock; tasks that find their ids gone do nothing). No other
     transaction claims a brand's rows while its lock is held, so none are skipped or waited
     for.
@@ -234,15 +234,17 @@ def _batch_sql(params: TieParams) -> str:
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     return f"""
     WITH claim AS MATERIALIZED (
+        -- The task's ids, and per brand its oldest pending ids read in index order (the
+        -- brand's whole backlog is neither sorted nor hashed).
         DELETE FROM {PTAB} p
-         WHERE p.brand_id = ANY(%(brands)s::bigint[])
-           AND p.interaction_id IN (
-                SELECT x FROM unnest(%(ids)s::bigint[]) AS x
-                UNION ALL
-                (SELECT interaction_id FROM {PTAB}
-                  WHERE brand_id = ANY(%(brands)s::bigint[])
-                  ORDER BY brand_id, interaction_id
-                  LIMIT %(fill)s))
+         USING (SELECT x FROM unnest(%(ids)s::bigint[]) AS x
+                UNION
+                SELECT q.x FROM unnest(%(brands)s::bigint[]) AS br(b)
+                 CROSS JOIN LATERAL (
+                       SELECT interaction_id AS x FROM {PTAB}
+                        WHERE brand_id = br.b ORDER BY interaction_id LIMIT %(fill)s) AS q
+               ) AS c
+         WHERE p.interaction_id = c.x AND p.brand_id = ANY(%(brands)s::bigint[])
         RETURNING p.interaction_id
     ), pair AS MATERIALIZED (
         -- One row per undirected pair (lo < hi): the batch of each direction (f: lo → hi,
