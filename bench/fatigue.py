@@ -94,7 +94,7 @@ def server_usec_per_call(client: redis.Redis) -> float:
 def decisions(
     counters: FatigueCounters,
     policy: rules.FatiguePolicy,
-    recipients: list[rules.RecipientState],
+    recipients: list[rules.RecipientState] | rules.RecipientColumns,
     n: int,
     *,
     preview: bool = False,
@@ -148,7 +148,8 @@ def run(url: str, n_friends: int, n_decisions: int, n_raw: int) -> None:
     )
     single_rate = len(single_total) / sum(single_total)
 
-    many = friends(n_friends, rnd)
+    # As the live path hands them over: one set of columns, not one object per friend.
+    many = rules.RecipientColumns.from_states(friends(n_friends, rnd))
     decisions(counters, policy, many, 50, post_base=2 * 10**6)  # warm-up
     total, rules_only, delivered, refused, server_us = decisions(
         counters, policy, many, n_decisions, post_base=3 * 10**6

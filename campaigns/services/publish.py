@@ -157,8 +157,8 @@ def post_publish_as_of(*, caller: Caller, post: Post, at: datetime) -> PublishAn
     """Decide and apply as of ``at`` (a past time), for loading history in time order (demo
     activity, imports). The Redis fatigue counters are consumed at ``at``: rebuild them from
     the ledger afterwards (``counters_rebuild``)."""
-    post = Post.objects.select_related("author").select_for_update().get(pk=post.pk)
-    return _apply(post=post, caller=caller, now=at, preview=False)
+    query = Post.objects.select_related(*POST_RELATED).select_for_update(of=("self", "author"))
+    return _apply(post=query.get(pk=post.pk), caller=caller, now=at, preview=False)
 
 
 def posts_publish_due(*, limit: int, now: datetime | None = None) -> Counter:
