@@ -5,7 +5,7 @@ running its private domain for a while, so that ties, the leaderboard, candidate
 fatigue decisions and the campaign report show real numbers in a fresh ``make run``. Everything
 goes through the production services — posts are published by the fatigue decision and its
 fan-out, events by the idempotent ingest, orders by the attribution service, ties by the scoring
-worker's SQL and the full recompute — only the clock is set back: each post is decided as of its
+full recompute — only the clock is set back: each post is decided as of its
 own (past) time, in order, and the fatigue counters are rebuilt from the ledger at the end.
 
 The behaviour model is deliberately simple: every friendship gets a latent closeness drawn from
@@ -29,7 +29,6 @@ from django.utils import timezone
 
 from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
 from interactions.recompute import ties_recompute
-from interactions.scoring_db import ties_score_unscored
 from interactions.services import interactions_ingest
 from scrm.tenancy.models import Brand, Membership, Role
 from scrm.tenancy.services import Caller, CallerKind
@@ -356,7 +355,8 @@ def demo_activity_seed(
         result.conversions += int(outcome.created)
     phase("orders attributed")
 
-    ties_score_unscored(older_than=timedelta(0))
+    # The recompute claims every pending event of the brand (the queued scoring tasks then
+    # find nothing left) and adds κ, friendship duration and mutual friends.
     report = ties_recompute(brand_id=brand.pk)
     result.ties = report.pairs
     counters_rebuild(brand_id=brand.pk)

@@ -161,6 +161,12 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
                       FROM _rc_pair WHERE intensity > 0 GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
+        # The mutual step joins CTEs, which have no statistics, and a fresh brand's friendships
+        # may have none yet either: a nested loop over two CTE scans (what the planner picks
+        # when it believes them tiny) is quadratic — minutes for 33k friendships around hubs.
+        # Hash joins only, for that statement, with the pairs table's real size known.
+        ("analyze pairs", "ANALYZE _rc_pair"),
+        ("hash joins", "SELECT set_config('enable_nestloop', 'off', true)"),
         (
             # |N(u) ∩ N(v)| for every kept pair: expand the endpoint with fewer friends and
             # probe the other's adjacency (cost Σ min(deg), safe around hubs); the Jaccard
@@ -199,6 +205,7 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
                            0::float8) AS jac
                   FROM m JOIN p USING (lo, hi)""",  # noqa: S608
         ),
+        ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
     ], strength
 
 
