@@ -4,9 +4,9 @@
 running its private domain for a while, so that ties, the leaderboard, candidates, post stats,
 fatigue decisions and the campaign report show real numbers in a fresh ``make run``. Everything
 goes through the production services — posts are published by the fatigue decision and its
-fan-out, events by the idempotent ingest, orders by the attribution service, ties by the scoring
-full recompute — only the clock is set back: each post is decided as of its
-own (past) time, in order, and the fatigue counters are rebuilt from the ledger at the end.
+fan-out, events by the idempotent ingest, orders by the attribution service, ties by the full
+recompute — only the clock is set back: each post is decided as of its own (past) time, in
+order, and the fatigue counters are rebuilt from the ledger at the end.
 
 The behaviour model is deliberately simple: every friendship gets a latent closeness drawn from
 a skewed distribution (most ties weak, a few strong); the chance that a recipient views, likes,
