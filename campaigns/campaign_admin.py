@@ -4,6 +4,7 @@ their free samples, and conversions; every page scoped to the staff user's brand
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 from django.contrib import admin, messages
@@ -21,6 +22,47 @@ from .models import Campaign, CampaignStatus, Conversion, Enrollment, SampleShip
 from .services.campaigns import campaign_update
 from .services.reports import campaign_report, report_csv
 
+# Fonts that draw Chinese names, tried in this order when the system has one of them.
+CJK_FONT_HINTS = (
+    "Noto Sans CJK",
+    "Noto Sans SC",
+    "Source Han Sans",
+    "WenQuanYi",
+    "Droid Sans Fallback",
+    "AR PL",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang",
+)
+
+
+@functools.cache
+def chart_fonts() -> tuple[tuple[str, ...], frozenset[int]]:
+    """Font families for chart text (the default sans-serif, then a CJK font when the system
+    has one) and the code points they can draw between them."""
+    from matplotlib import font_manager, ft2font
+
+    default = font_manager.findfont(font_manager.FontProperties(family=["sans-serif"]))
+    fonts = [(font_manager.FontProperties(fname=default).get_name(), default)]
+    for hint in CJK_FONT_HINTS:
+        entry = next((f for f in font_manager.fontManager.ttflist if hint in f.name), None)
+        if entry is not None:
+            fonts.append((entry.name, entry.fname))
+            break
+    points: set[int] = set()
+    for _, font_file in fonts:
+        points.update(ft2font.FT2Font(font_file).get_charmap())
+    return tuple(name for name, _ in fonts), frozenset(points)
+
+
+def chart_label(name: str, fallback: str) -> str:
+    """``name`` when the chart fonts can draw every character of it, else ``fallback`` (a
+    Chinese name on a machine without a CJK font would come out as empty boxes)."""
+    _, points = chart_fonts()
+    if name and all(ord(character) in points for character in name):
+        return name
+    return fallback
+
 
 def _png(figure) -> str:
     buffer = io.BytesIO()
@@ -30,6 +72,14 @@ def _png(figure) -> str:
 
 def report_charts(report: dict) -> dict[str, str]:
     """Server-rendered PNG charts (data URIs; no browser library, no CDN)."""
+    from matplotlib import rc_context
+
+    families, _ = chart_fonts()
+    with rc_context({"font.family": list(families)}):
+        return _draw_charts(report)
+
+
+def _draw_charts(report: dict) -> dict[str, str]:
     from matplotlib.figure import Figure  # heavy import: only when a dashboard is drawn
 
     charts = {}
@@ -58,7 +108,7 @@ def report_charts(report: dict) -> dict[str, str]:
     top = report["by_advocate"][:10]
     figure = Figure(figsize=(6, 3))
     axes = figure.subplots()
-    axes.barh([a["name"] or a["code"] for a in reversed(top)],
+    axes.barh([chart_label(a["name"], a["code"]) for a in reversed(top)],
               [float(a["revenue"]) for a in reversed(top)])  # fmt: skip
     axes.set_title(f"Top advocates by revenue ({report['currency']})")
     charts["top_advocates"] = _png(figure)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
 from interactions.recompute import ties_recompute
+from interactions.scoring_db import ties_score_unscored
 from interactions.services import interactions_ingest
 from scrm.tenancy.models import Brand, Membership, Role
 from scrm.tenancy.services import Caller, CallerKind
@@ -350,16 +351,19 @@ def demo_activity_seed(
     result.events = _ingest(caller, events)
     phase("events ingested")
 
-    for order in orders:
-        outcome = conversion_record(caller=caller, currency="CNY", **order)
-        result.conversions += int(outcome.created)
-    phase("orders attributed")
-
     # The recompute claims every pending event of the brand (the queued scoring tasks then
     # find nothing left) and adds κ, friendship duration and mutual friends.
     report = ties_recompute(brand_id=brand.pk)
     result.ties = report.pairs
     counters_rebuild(brand_id=brand.pk)
     phase("ties scored")
+
+    # Orders last, so each records the buyer–advocate tie strength the history built; their
+    # purchase events are scored like any others.
+    for order in orders:
+        outcome = conversion_record(caller=caller, currency="CNY", **order)
+        result.conversions += int(outcome.created)
+    ties_score_unscored(older_than=timedelta(0))
+    phase("orders attributed")
     result.seconds = time.perf_counter() - started
     return result

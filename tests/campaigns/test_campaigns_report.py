@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from campaigns.campaign_admin import chart_fonts, chart_label
 from campaigns.models import Conversion, Delivery, SampleShipment
 from interactions.models import Interaction
 from tests.campaigns.factories import CampaignFactory, EnrollmentFactory, hand_published
@@ -382,3 +383,14 @@ def test_admin_changelists_of_enrollments_and_conversions_are_scoped(client, bui
     admin_client_for(client, built.brand)
     assert built.a.code in client.get("/admin/campaigns/enrollment/").content.decode()
     assert ">c1<" in client.get("/admin/campaigns/conversion/").content.decode()
+
+
+def test_chart_labels_keep_drawable_names_and_fall_back_to_the_code():
+    # a name every chart font can draw stays; a character no font has (private use area)
+    # would come out as an empty box, so the advocate's code labels the bar instead
+    families, points = chart_fonts()
+
+    assert families and ord("A") in points
+    assert chart_label("Ann Lee", "CODE1") == "Ann Lee"
+    assert chart_label("Ann \ue000", "CODE1") == "CODE1"
+    assert chart_label("", "CODE1") == "CODE1"

@@ -79,6 +79,8 @@ def check_the_campaign_report_adds_up_its_orders(seeded):
 
     assert credited.count() > 0
     assert credited.filter(source="store_coupon").exists()
+    # orders come after the history that built the ties: the buyers' tie strength is recorded
+    assert credited.filter(tie_strength_at_purchase__gt=0).exists()
     answer = staff_client_for(demo).get(f"/api/v1/campaigns/{campaign.pk}/report/")
 
     assert answer.status_code == 200, answer.content
