@@ -139,7 +139,7 @@ def _schedule(
     advocates: set[int],
     start: datetime,
     days: int,
-):
+) -> list[tuple[datetime, Customer, bool]]:
     """(time, author, commercial) of every post, in time order, between 09:00 and 21:00 of the
     brand's time zone (``start`` is a local midnight), outside the default quiet hours.
 
@@ -213,7 +213,7 @@ def _responses(
         code = codes.get(author)
         if code and post.campaign_id and draws[5, i] < 0.004 + 0.12 * c:
             # One order in five is a code entered at the till (store coupon), the rest online.
-            how = "coupon_code" if draws[5, i] * 1e5 % 5 < 1 else "referral_code"
+            how = "coupon_code" if rng.random() < 0.2 else "referral_code"
             orders.append(
                 {
                     "order_id": f"demo-{post.pk}-{recipient}",
