@@ -137,3 +137,16 @@ def test_docs_reference_only_local_assets(client, page):
         served = client.get(asset)
         assert served.status_code == 200, asset
         b"".join(served.streaming_content) if served.streaming else served.content
+
+
+def test_operations_are_grouped_by_resource(schema):
+    # tags come from the resource after /api/v1 (one "v1" group would bury 46 operations)
+    tags = {
+        path: {tag for operation in item.values() if isinstance(operation, dict)
+               for tag in operation.get("tags", [])}
+        for path, item in schema["paths"].items()
+    }  # fmt: skip
+    assert tags["/api/v1/customers/"] == {"customers"}
+    assert tags["/api/v1/posts/{id}/publish/"] == {"posts"}
+    assert tags["/api/v1/interactions/batch/"] == {"interactions"}
+    assert not any("v1" in found for found in tags.values())

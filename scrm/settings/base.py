@@ -145,6 +145,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are grouped (tagged) by the resource after the version prefix: customers,
+    # posts, interactions, campaigns, … instead of one "v1" group.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "campaigns.models.PostStatus",
         "AdvocateStatusEnum": "customers.models.AdvocateStatus",
