@@ -174,22 +174,7 @@ class FatiguePolicy:
     def from_dict(cls, data: Mapping[str, Any], base: FatiguePolicy | None = None) -> FatiguePolicy:
         """Parse a stored or submitted policy (``as_dict`` shape) over ``base``; raises
         `PolicyError` naming every bad field (unknown fields included)."""
-        values = (base or cls()).as_dict()
-        errors: dict[str, str] = {}
-        for key in data:
-            if key not in cls.__dataclass_fields__:
-                errors[key] = "unknown field"
-        values.update({k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        parsed: dict[str, Any] = {}
-        for name, spec in cls.__dataclass_fields__.items():
-            value = values[name]
-            try:
-                parsed[name] = _coerce(name, spec.type, value)
-            except (TypeError, ValueError):
-                errors[name] = f"{value!r} is not a valid value"
-        if errors:
-            raise PolicyError(errors)
-        policy = cls(**parsed)
+        policy = cls._parsed(data, base or cls())
         problems = policy.validate()
         if problems:
             raise PolicyError(problems)
@@ -200,18 +185,25 @@ class FatiguePolicy:
         """Parse a policy stored by `from_dict` (so already validated) over ``base``: types
         only, no range checks; raises `PolicyError` for a field it cannot parse or does not
         know (a field renamed in code)."""
-        unknown = data.keys() - cls.__dataclass_fields__.keys()
-        if unknown:
-            raise PolicyError(dict.fromkeys(sorted(unknown), "unknown field"))
+        return cls._parsed(data, base)
+
+    @classmethod
+    def _parsed(cls, data: Mapping[str, Any], base: FatiguePolicy) -> FatiguePolicy:
+        """``base`` with the fields of ``data`` coerced to their types (no range checks);
+        `PolicyError` naming every unknown or unparsable field."""
+        fields = cls.__dataclass_fields__
+        errors = dict.fromkeys(sorted(data.keys() - fields.keys()), "unknown field")
         values: dict[str, Any] = {}
-        for name, spec in cls.__dataclass_fields__.items():
+        for name, spec in fields.items():
             if name not in data:
                 values[name] = getattr(base, name)
                 continue
             try:
                 values[name] = _coerce(name, spec.type, data[name])
             except (TypeError, ValueError):
-                raise PolicyError({name: f"{data[name]!r} is not a valid value"}) from None
+                errors[name] = f"{data[name]!r} is not a valid value"
+        if errors:
+            raise PolicyError(errors)
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:

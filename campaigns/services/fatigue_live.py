@@ -170,16 +170,6 @@ def _sender_from_row(row: Sequence, *, author: Customer, kind: str) -> SenderHis
     )
 
 
-def sender_history(
-    *, author: Customer, kind: str, now: datetime, window: timedelta
-) -> SenderHistory:
-    """The author's posts over the window, and their health: negative signals on them by
-    anyone over the window / distinct recipients their posts were delivered to in it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_sender_sql(), _sender_params(author=author, now=now, window=window))
-        return _sender_from_row(cursor.fetchone(), author=author, kind=kind)
-
-
 def friends_sql() -> str:
     """The author's current friends as ``rid`` (parameter ``author``)."""
     from customers.models import Friendship
@@ -203,7 +193,21 @@ def _us(column: str) -> str:
 
 
 def _recipients_sql(*, commercial: bool, keep: int) -> str:
-    """`recipient_columns`' statement: one row of arrays."""
+    """Every current friend of the author as one row of arrays (one array per column of
+    `RecipientColumns`, friends in id order).
+
+    - strength: ``Tie.strength`` of the pair (0 without a row);
+    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
+      author's block of the recipient, which suppresses the pair as well);
+    - exposures (``keep`` > 0): the recipient's newest ``keep`` delivered commercial posts from
+      any of the brand's senders over the window (with ``keep`` ≥ every budget, counting only
+      these decides exactly as counting all: the rules only ask whether a count reaches a
+      budget);
+    - ignored in a row: delivered commercial posts since the recipient's last engagement
+      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
+    For a non-commercial post only the negatives are read. Times travel as integer µs:
+    parsing thousands of timestamps costs more than the query takes to run.
+    """
     customer, tie = Customer._meta.db_table, Tie._meta.db_table
     delivery, post, interaction = (
         Delivery._meta.db_table,
@@ -323,36 +327,6 @@ def _columns_from_row(row: Sequence) -> RecipientColumns:
         exposure_owner=np.array(owner or [], dtype=np.int64),
         exposure_us=np.array(times or [], dtype=np.int64),
     )
-
-
-def recipient_columns(
-    *,
-    author: Customer,
-    commercial: bool,
-    now: datetime,
-    window: timedelta,
-    lookback: timedelta,
-    keep: int,
-) -> RecipientColumns:
-    """Every current friend of ``author`` as `RecipientColumns`, in one query that returns
-    one row of arrays (one array per column, friends in id order).
-
-    - strength: ``Tie.strength`` of the pair (0 without a row);
-    - negatives: the recipient's latest block/report/mute/unfriend/hide on the author (and the
-      author's block of the recipient, which suppresses the pair as well);
-    - exposures (``keep`` > 0): the recipient's newest ``keep`` delivered commercial posts from
-      any of the brand's senders over the window (with ``keep`` ≥ every budget, counting only
-      these decides exactly as counting all: the rules only ask whether a count reaches a
-      budget);
-    - ignored in a row: delivered commercial posts since the recipient's last engagement
-      (``SCRM["ENGAGEMENT_TYPES"]`` on a commercial post), looking back ``lookback``.
-    For a non-commercial post only the negatives are read. Times travel as integer µs:
-    parsing thousands of timestamps costs more than the query takes to run.
-    """
-    params = _recipient_params(author=author, now=now, window=window, lookback=lookback, keep=keep)
-    with connection.cursor() as cursor:
-        cursor.execute(_recipients_sql(commercial=commercial, keep=keep), params)
-        return _columns_from_row(cursor.fetchone())
 
 
 def fatigue_inputs(

@@ -144,19 +144,18 @@ def post_publish(*, caller: Caller, post: Post, preview: bool = False) -> Publis
     runs outside a transaction (no BEGIN/COMMIT round trips, no lock).
     """
     now = timezone.now()
-    query = Post.objects.select_related(*POST_RELATED)
     if preview:
-        return _apply(post=query.get(pk=post.pk), caller=caller, now=now, preview=True)
-    with transaction.atomic():
-        post = query.select_for_update(of=("self", "author")).get(pk=post.pk)
-        return _apply(post=post, caller=caller, now=now, preview=False)
+        post = Post.objects.select_related(*POST_RELATED).get(pk=post.pk)
+        return _apply(post=post, caller=caller, now=now, preview=True)
+    return post_publish_as_of(caller=caller, post=post, at=now)
 
 
 @transaction.atomic
 def post_publish_as_of(*, caller: Caller, post: Post, at: datetime) -> PublishAnswer:
-    """Decide and apply as of ``at`` (a past time), for loading history in time order (demo
-    activity, imports). The Redis fatigue counters are consumed at ``at``: rebuild them from
-    the ledger afterwards (``counters_rebuild``)."""
+    """Decide and apply as of ``at`` under the post's (and its author's) row lock: the publish
+    path with the clock given. With a past ``at`` it loads history in time order (demo
+    activity, imports); the Redis fatigue counters are then consumed at ``at``, so rebuild
+    them from the ledger afterwards (``counters_rebuild``)."""
     query = Post.objects.select_related(*POST_RELATED).select_for_update(of=("self", "author"))
     return _apply(post=query.get(pk=post.pk), caller=caller, now=at, preview=False)
 
