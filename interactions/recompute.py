@@ -48,6 +48,8 @@ from .scoring_db import (
     dated_case,
     intensity_sql,
     lock_brand_exclusive,
+    referenced_sql,
+    rescale_sql,
     seconds_between,
     strength_sql,
     tie_stats_upsert_sql,
@@ -75,17 +77,11 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
     """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``_rc_pair``: one row
     per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
     ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
-    ref = "%(t0)s::float8"
-    h = _f(params.half_life_seconds)
     dated = dated_case("i.type", "i.occurred_at", "i.cancels_at")
-    # Per term: w · 2^((t − T0)/H) (exponent ≤ ~0: t ≤ as-of); then rescaled per pair.
-    term = (
-        f"{weight_case('i.type', params)} * power(2::float8, "
-        f"GREATEST((date_part('epoch', {dated}) - {ref}) / {h}, -1000::float8))"
-    )
+    # Per term: w · 2^((t − T0)/H); then rescaled per pair to its latest time.
+    term = f"{weight_case('i.type', params)} * {referenced_sql(dated, params)}"
     sums = ",\n".join(f"sum(x) FILTER (WHERE comp = '{name}') AS s_{name}" for name in COMPONENTS)
-    # Exponents stay within ±1000 half-lives (38 years at H = 14 d): no float underflow.
-    scale = f"power(2::float8, LEAST(({ref} - date_part('epoch', last)) / {h}, 1000::float8))"
+    scale = rescale_sql("last", params)
     rescaled = ", ".join(
         f"COALESCE(s_{name}, 0::float8) * {scale} AS c_{name}" for name in COMPONENTS
     )

@@ -90,6 +90,30 @@ def decay_sql(seconds_sql: str, params: TieParams) -> str:
     return f"power(2::float8, GREATEST({exponent}, {MIN_DECAY_EXPONENT!r}::float8))"
 
 
+# Sums referenced to the as-of time T0 keep exponents within ±1000 half-lives (38 years at
+# H = 14 d): no float underflow or overflow.
+REFERENCE_CAP = 1000.0
+
+
+def referenced_sql(dated: str, params: TieParams, t0: str = "%(t0)s::float8") -> str:
+    """2^((t − T0)/H) of a term dated ``dated``: terms referenced to T0 (epoch seconds) add
+    up without knowing their pair's latest time (exponent ≤ ~0: t ≤ as-of)."""
+    h = _f(params.half_life_seconds)
+    return (
+        f"power(2::float8, GREATEST((date_part('epoch', {dated}) - {t0}) / {h}, "
+        f"{-REFERENCE_CAP!r}::float8))"
+    )
+
+
+def rescale_sql(last: str, params: TieParams, t0: str = "%(t0)s::float8") -> str:
+    """2^((T0 − last)/H): moves a sum referenced to T0 to its latest dated time ``last``."""
+    h = _f(params.half_life_seconds)
+    return (
+        f"power(2::float8, LEAST(({t0} - date_part('epoch', {last})) / {h}, "
+        f"{REFERENCE_CAP!r}::float8))"
+    )
+
+
 def seconds_between(later: str, earlier: str) -> str:
     return f"date_part('epoch', ({later}) - ({earlier}))"
 
@@ -180,11 +204,7 @@ def _batch_sql(params: TieParams) -> str:
     has state.
     """
     cols = ("affinity", *(f"c_{name}" for name in COMPONENTS))
-    h = _f(params.half_life_seconds)
-    term = f"power(2::float8, GREATEST((date_part('epoch', dated) - %(t0)s) / {h}, -1000::float8))"
-
-    def scale(last: str) -> str:
-        return f"power(2::float8, LEAST((%(t0)s - date_part('epoch', {last})) / {h}, 1000::float8))"
+    term = referenced_sql("dated", params)
 
     def side_sums(d: str, cond: str) -> str:
         parts = [f"max(dated) FILTER (WHERE w IS NOT NULL AND {cond}) AS {d}_last"]
@@ -196,7 +216,7 @@ def _batch_sql(params: TieParams) -> str:
         return ",\n".join(parts)
 
     def side_scale(d: str) -> str:
-        return f"{scale(f'{d}_last')} AS {d}_sc"
+        return f"{rescale_sql(f'{d}_last', params)} AS {d}_sc"
 
     def side_rescaled(d: str) -> str:
         return ",\n".join(f"COALESCE({d}_s_{c}, 0::float8) * {d}_sc AS {d}_b_{c}" for c in cols)
