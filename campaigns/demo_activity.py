@@ -17,6 +17,7 @@ and a few recipients of commercial posts mute the author. Close friends also mes
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from interactions.services import interactions_ingest
 from scrm.tenancy.models import Brand, Membership, Role
 from scrm.tenancy.services import Caller, CallerKind
 
-from .models import Campaign, CampaignStatus, Delivery, Post, PostStatus
+from .models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Post, PostStatus
 from .services.campaigns import campaign_create, campaign_update, enrollment_create
 from .services.conversions import conversion_record
 from .services.fatigue_live import counters_rebuild
@@ -310,10 +311,12 @@ def demo_activity_seed(
     plan = _schedule(rng, senders, advocate_ids, start, weeks * 7)
     events: list[dict] = []
     orders: list[dict] = []
+    consumer_ids = {consumer.pk for consumer in consumers}
+    published: list[Post] = []
     for index, (at, author, commercial) in enumerate(plan):
         teas = TEAS[index % len(TEAS)]
         texts = BRAND_POSTS if author.kind == CustomerKind.BRAND_ACCOUNT else ADVOCATE_POSTS
-        if not commercial and author in consumers:
+        if not commercial and author.pk in consumer_ids:
             texts = CONSUMER_POSTS
         in_campaign = commercial and author.pk in codes
         # Staff author for brand accounts and advocates; consumers post as themselves.
@@ -335,13 +338,20 @@ def demo_activity_seed(
             continue
         result.published += 1
         result.deliveries += answer["delivered"]
-        post.refresh_from_db()
-        recipients = list(
-            Delivery.objects.filter(post=post, status="delivered").values_list(
-                "recipient_id", flat=True
-            )
-        )
-        post_events, post_orders = _responses(rng, post, recipients, closeness, now, codes)
+        post.published_at = at
+        published.append(post)
+
+    # Every delivery of the new posts in one query (the brand had no posts before).
+    recipients: dict[int, list[int]] = defaultdict(list)
+    delivered = (
+        Delivery.objects.filter(brand=brand, status=DeliveryStatus.DELIVERED)
+        .order_by("post_id", "recipient_id")
+        .values_list("post_id", "recipient_id")
+    )
+    for post_id, recipient_id in delivered.iterator(chunk_size=10_000):
+        recipients[post_id].append(recipient_id)
+    for post in published:
+        post_events, post_orders = _responses(rng, post, recipients[post.pk], closeness, now, codes)
         events += post_events
         orders += post_orders
     phase("posts published")
