@@ -139,9 +139,9 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
     def get_security_requirement(self, auto_schema):
         kinds = _kinds(auto_schema)
-        names = [("staffTokenAuth", tenancy.CallerKind.STAFF)]
-        names.append(("customerTokenAuth", tenancy.CallerKind.CUSTOMER))
-        return [{name: []} for name, kind in names if kind in kinds]
+        names = {"staffTokenAuth": tenancy.CallerKind.STAFF,
+                 "customerTokenAuth": tenancy.CallerKind.CUSTOMER}  # fmt: skip
+        return [{name: []} for name, kind in names.items() if kind in kinds]
 
 
 class AppKeyScheme(OpenApiAuthenticationExtension):

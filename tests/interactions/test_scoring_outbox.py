@@ -25,6 +25,30 @@ PARAMS = TieParams.from_settings()
 MINUTE = timedelta(minutes=1)
 
 
+def score_at_once(batches: list[list[int]], **kwargs) -> tuple[list[int], list[BaseException]]:
+    """Run ``ties_score_batch`` for every batch in threads released together (each thread
+    its own connection): the events each claimed, and the errors raised."""
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(batches))
+
+    def work(batch):
+        try:
+            start.wait()
+            claimed.append(ties_score_batch(interaction_ids=batch, **kwargs).claimed)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return claimed, errors
+
+
 def messages(actor, target, n: int, prefix: str, start=None) -> list[dict]:
     start = start or timezone.now() - timedelta(days=1)
     return [
@@ -114,24 +138,7 @@ def test_concurrent_redeliveries_apply_every_event_exactly_once():
 
     # when four workers score overlapping batches at the same time (each batch twice)
     batches = [ids[:120], ids[80:], ids[:120], ids[80:]]
-    claimed: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(batches))
-
-    def work(batch):
-        try:
-            start.wait()
-            claimed.append(ties_score_batch(interaction_ids=batch).claimed)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(batch,)) for batch in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed, errors = score_at_once(batches)
 
     # then each event was claimed by exactly one of them and counted once in the tie
     assert errors == [], [str(e) for e in errors]
@@ -392,24 +399,7 @@ def test_concurrent_tasks_of_one_brand_apply_each_event_once_and_redelivery_chan
 
     # when six workers run the six tasks at once (batches filled up to 250 pending events),
     # then every task is delivered again
-    claimed: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(tasks))
-
-    def work(ids):
-        try:
-            start.wait()
-            claimed.append(ties_score_batch(interaction_ids=ids, fill_to=250).claimed)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(ids,)) for ids in tasks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed, errors = score_at_once(tasks, fill_to=250)
     assert errors == [], [str(e) for e in errors]
     after_first = tie_state(brand)
     redelivered = [score_batch.apply(args=[ids]).get() for ids in tasks]
