@@ -71,6 +71,19 @@ def weight_case(type_col: str, params: TieParams) -> str:
     return f"(CASE {type_col} {whens} ELSE 0::float8 END)"
 
 
+def type_lookup_sql(params: TieParams, alias: str = "k") -> str:
+    """A VALUES table of the weighted types: (type, w, comp, unlike), comp the 1-based position
+    of the type's component in ``COMPONENTS`` (0: none, e.g. view; unlike → like's). Joined on
+    the type, it replaces per-row ``CASE`` chains of text comparisons by one hash probe."""
+    rows = []
+    for name in weighted_types(params):
+        component = LIKE if name == UNLIKE else name
+        code = COMPONENTS.index(component) + 1 if component in COMPONENTS else 0
+        unlike = "true" if name == UNLIKE else "false"
+        rows.append(f"('{name}', {_f(params.weight(name))}, {code}, {unlike})")
+    return f"(VALUES {', '.join(rows)}) AS {alias}(type, w, comp, unlike)"
+
+
 def dated_case(type_col: str, occurred_col: str, cancels_col: str) -> str:
     """The time a contribution is dated at: an unlike at the like it takes back."""
     return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN {cancels_col} ELSE {occurred_col} END)"
