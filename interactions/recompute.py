@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 
-from .scoring import TieParams
+from .scoring import LIKE, UNLIKE, TieParams
 from .scoring_db import (
     COMPONENTS,
     FLAG_COLUMNS,
@@ -71,8 +71,33 @@ class RecomputeReport:
     steps: list[tuple[str, float, int]] = field(default_factory=list)
 
 
-def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
-    """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``_rc_pair``: one row
+@dataclass(frozen=True)
+class WorkTables:
+    """The recompute's intermediate tables. Unlogged tables, created and dropped inside the
+    recompute's transaction (never visible to another one; gone with it on a rollback), named
+    after the backend so that recomputes of different brands can run at once. Not temporary
+    tables: PostgreSQL's parallel workers cannot read those, and the mutual-friend join, the
+    biggest join of the recompute, runs about 1.7× faster on parallel workers."""
+
+    pair: str
+    kappa: str
+    adj: str
+    deg: str
+    mutual: str
+
+    @classmethod
+    def of_backend(cls, cursor) -> WorkTables:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+        return cls(*(f"_rc{pid}_{name}" for name in ("pair", "kappa", "adj", "deg", "mutual")))
+
+    @property
+    def all(self) -> str:
+        return ", ".join((self.pair, self.kappa, self.adj, self.deg, self.mutual))
+
+
+def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:
+    """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
     per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
     ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
     dated = "(CASE WHEN k.unlike THEN i.cancels_at ELSE i.occurred_at END)"
@@ -81,18 +106,29 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
     term = f"k.w * {referenced_sql(dated, params)}"
     cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
 
-    def side_sums(d: str, cond: str) -> str:
-        parts = [f"max({dated}) FILTER (WHERE {cond}) AS {d}_last"]
-        parts.append(f"sum({term}) FILTER (WHERE {cond}) AS {d}_s_affinity")
-        parts += [
-            f"sum({term}) FILTER (WHERE {cond} AND k.comp = {code}) AS {d}_s_c_{name}"
-            for code, name in enumerate(COMPONENTS, start=1)
-        ]
-        return ",\n".join(parts)
+    # Per directed pair: the latest dated time and one sum per component (x is evaluated
+    # once per event: only the matching FILTER passes); weighted types without a component
+    # column (view, weight 0 by default) add a sum of their own only when they weigh.
+    sums = [
+        f"sum({term}) FILTER (WHERE k.comp = {code}) AS s_c_{name}"
+        for code, name in enumerate(COMPONENTS, start=1)
+    ]
+    parts = [f"s_c_{name}" for name in COMPONENTS]
+    if any(
+        params.weight(name) != 0
+        for name in weighted_types(params)
+        if (LIKE if name == UNLIKE else name) not in COMPONENTS
+    ):
+        sums.append(f"sum({term}) FILTER (WHERE k.comp = 0) AS s_other")
+        parts.append("s_other")
+    affinity = " + ".join(f"COALESCE({part}, 0::float8)" for part in parts)
+    scaled = ", ".join(
+        [f"({affinity}) * sc AS affinity"]
+        + [f"COALESCE(s_c_{name}, 0::float8) * sc AS c_{name}" for name in COMPONENTS]
+    )
 
-    def side_state(d: str) -> str:
-        # NULL for a direction without events (its scale factor is NULL).
-        return ", ".join(f"COALESCE({d}_s_{c}, 0::float8) * {d}_sc AS {d}_{c}" for c in cols)
+    def side(prefix: str, cond: str) -> str:
+        return ", ".join(f"max({c}) FILTER (WHERE {cond}) AS {prefix}_{c}" for c in ["last", *cols])
 
     state_cols = ", ".join(f"{d}_{c}" for d in ("f", "r") for c in ["last", *cols])
     a_f = value_at_sql("f_affinity", "f_last", "%(as_of)s", params)
@@ -108,7 +144,7 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
     strength = strength_sql("p.intensity", "p.days", "j.jac", "k.kappa", params)
     return [
-        ("setup", "DROP TABLE IF EXISTS _rc_pair, _rc_kappa, _rc_adj, _rc_deg, _rc_mutual"),
+        ("setup", f"DROP TABLE IF EXISTS {t.all}"),
         (
             # Events committed later stay pending and reach the ties through the worker,
             # on top of the rebuilt state: the pass below skips whatever is still pending.
@@ -116,33 +152,33 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
             f"DELETE FROM {PTAB} WHERE brand_id = ANY(%(brands)s::bigint[])",  # noqa: S608
         ),
         (
-            # One pass over the log, grouped by undirected pair with both directions side by
-            # side (f: lo → hi, r: hi → lo); the type's weight and component come from a
-            # lookup join. PostgreSQL evaluates an expression once per reference (subqueries
-            # are pulled up into their parent), so each per-pair stage is fenced (OFFSET 0)
-            # and every decay factor is computed once.
+            # One pass over the log grouped by directed pair (the type's weight and component
+            # from a lookup join), then both directions of each undirected pair side by side
+            # (f: lo → hi, r: hi → lo). PostgreSQL evaluates an expression once per reference
+            # (subqueries are pulled up into their parent), so each per-pair stage is fenced
+            # (OFFSET 0) and every decay factor is computed once.
             "pairs",
-            f"""CREATE TEMP TABLE _rc_pair ON COMMIT DROP AS
-                WITH agg AS (
-                    SELECT i.brand_id AS b, LEAST(i.actor_id, i.target_id) AS lo,
-                           GREATEST(i.actor_id, i.target_id) AS hi,
-                           {side_sums("f", "i.actor_id < i.target_id")},
-                           {side_sums("r", "i.actor_id > i.target_id")}
+            f"""CREATE UNLOGGED TABLE {t.pair} AS
+                WITH directed AS (
+                    SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g,
+                           max({dated}) AS last, {", ".join(sums)}
                       FROM {ITAB} i
                       JOIN {type_lookup_sql(params)} ON k.type = i.type
                      WHERE i.brand_id = ANY(%(brands)s::bigint[])
                        AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
                        AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
                      GROUP BY 1, 2, 3
-                ), scaled AS (
-                    SELECT agg.*, {rescale_sql("f_last", params)} AS f_sc,
-                           {rescale_sql("r_last", params)} AS r_sc
-                      FROM agg OFFSET 0
                 ), state AS (
-                    SELECT b, lo, hi, f_last, r_last, {side_state("f")}, {side_state("r")}
-                      FROM scaled OFFSET 0
+                    SELECT b, s, g, last, {scaled}
+                      FROM (SELECT directed.*, {rescale_sql("last", params)} AS sc
+                              FROM directed OFFSET 0) AS x
+                     OFFSET 0
+                ), pairs AS (
+                    SELECT b, LEAST(s, g) AS lo, GREATEST(s, g) AS hi,
+                           {side("f", "s < g")}, {side("r", "s > g")}
+                      FROM state GROUP BY 1, 2, 3
                 ), valued AS (
-                    SELECT state.*, {a_f} AS f_a, {a_r} AS r_a FROM state OFFSET 0
+                    SELECT pairs.*, {a_f} AS f_a, {a_r} AS r_a FROM pairs OFFSET 0
                 )
                 SELECT v.b, v.lo, v.hi, {", ".join(f"v.{c}" for c in state_cols.split(", "))},
                        {intensity_sql("v.f_a", "v.r_a", params)} AS intensity, {days} AS days,
@@ -155,7 +191,7 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
         ),
         (
             "kappa",
-            f"""CREATE TEMP TABLE _rc_kappa ON COMMIT DROP AS
+            f"""CREATE UNLOGGED TABLE {t.kappa} AS
                 SELECT b.b, CASE WHEN x.q IS NULL THEN {_f(params.kappa_default)}
                             ELSE GREATEST(x.q, {_f(params.kappa_min)}) END AS kappa,
                        COALESCE(x.n, 0) AS active
@@ -163,7 +199,7 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
                   LEFT JOIN (
                     SELECT b, percentile_cont(%(q)s) WITHIN GROUP (ORDER BY intensity) AS q,
                            count(*) AS n
-                      FROM _rc_pair WHERE intensity > 0 GROUP BY b
+                      FROM {t.pair} WHERE intensity > 0 GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
         # The mutual step's inputs are temp tables analyzed first: with their real sizes the
@@ -172,16 +208,16 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
         # statistics, and a nested loop around hubs is quadratic (minutes for 33k friendships).
         (
             "adjacency",
-            f"""CREATE TEMP TABLE _rc_adj ON COMMIT DROP AS
+            f"""CREATE UNLOGGED TABLE {t.adj} AS
                 SELECT customer_low_id AS u, customer_high_id AS w FROM {FTAB}
                  WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
                 UNION ALL
                 SELECT customer_high_id, customer_low_id FROM {FTAB}
                  WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL;
-                CREATE TEMP TABLE _rc_deg ON COMMIT DROP AS
-                SELECT u, count(*) AS d FROM _rc_adj GROUP BY u""",  # noqa: S608
+                CREATE UNLOGGED TABLE {t.deg} AS
+                SELECT u, count(*) AS d FROM {t.adj} GROUP BY u""",  # noqa: S608
         ),
-        ("analyze", "ANALYZE _rc_pair, _rc_adj, _rc_deg"),
+        ("analyze", f"ANALYZE {t.pair} (lo, hi), {t.adj}, {t.deg}"),
         ("hash joins", "SELECT set_config('enable_nestloop', 'off', true)"),
         (
             # |N(u) ∩ N(v)| for every kept pair: expand the endpoint with fewer friends and
@@ -189,7 +225,7 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
             # of each pair with a mutual friend goes into a table of its own (pairs without
             # one have 0), read once by the write.
             "mutual",
-            """CREATE TEMP TABLE _rc_mutual ON COMMIT DROP AS
+            f"""CREATE UNLOGGED TABLE {t.mutual} AS
                 SELECT lo, hi,
                        COALESCE(mutual::float8 / NULLIF((dl - fr) + (dh - fr) - mutual, 0),
                                 0::float8) AS jac
@@ -199,21 +235,21 @@ def _pair_steps_sql(params: TieParams) -> list[tuple[str, str]]:
                         SELECT p.lo, p.hi, dl.d AS dl, dh.d AS dh, p.friends::int AS fr,
                                CASE WHEN dl.d <= dh.d THEN p.lo ELSE p.hi END AS small,
                                CASE WHEN dl.d <= dh.d THEN p.hi ELSE p.lo END AS big
-                          FROM _rc_pair p
-                          JOIN _rc_deg dl ON dl.u = p.lo
-                          JOIN _rc_deg dh ON dh.u = p.hi
+                          FROM {t.pair} p
+                          JOIN {t.deg} dl ON dl.u = p.lo
+                          JOIN {t.deg} dh ON dh.u = p.hi
                       ) AS p
-                      JOIN _rc_adj x ON x.u = p.small
-                      JOIN _rc_adj y ON y.u = p.big AND y.w = x.w
+                      JOIN {t.adj} x ON x.u = p.small
+                      JOIN {t.adj} y ON y.u = p.big AND y.w = x.w
                      GROUP BY p.lo, p.hi, p.dl, p.dh, p.fr
-                  ) AS m""",
+                  ) AS m""",  # noqa: S608
         ),
         ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
     ], strength
 
 
-def _rows_sql(strength: str) -> str:
-    """Both directed rows of every kept pair, from ``_rc_pair p`` and ``_rc_kappa k``."""
+def _rows_sql(strength: str, t: WorkTables) -> str:
+    """Both directed rows of every kept pair, from ``t.pair p`` and ``t.kappa k``."""
     comps = [f"c_{name}" for name in COMPONENTS]
     f_cols = ", ".join(f"p.f_{c}" for c in ["last", "affinity", *comps])
     r_cols = ", ".join(f"p.r_{c}" for c in ["last", "affinity", *comps])
@@ -222,9 +258,9 @@ def _rows_sql(strength: str) -> str:
         SELECT p.b, d.src, d.dst, d.last, COALESCE(d.affinity, 0::float8),
                {", ".join(f"COALESCE(d.{c}, 0::float8)" for c in comps)},
                s.strength, p.intensity, j.jac, %(as_of)s, %(now)s, %(now)s
-          FROM _rc_pair p
-          JOIN _rc_kappa k ON k.b = p.b
-          LEFT JOIN _rc_mutual mu ON mu.lo = p.lo AND mu.hi = p.hi
+          FROM {t.pair} p
+          JOIN {t.kappa} k ON k.b = p.b
+          LEFT JOIN {t.mutual} mu ON mu.lo = p.lo AND mu.hi = p.hi
           CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j
           CROSS JOIN LATERAL (SELECT {strength} AS strength) AS s
           CROSS JOIN LATERAL (VALUES (p.lo, p.hi, {f_cols}), (p.hi, p.lo, {r_cols}))
@@ -240,7 +276,7 @@ def _insert_columns() -> str:
     )
 
 
-def _write_steps_sql(strength: str) -> list[tuple[str, str]]:
+def _write_steps_sql(strength: str, t: WorkTables) -> list[tuple[str, str]]:
     """The per-brand write: upsert both rows of every kept pair, zero the scores of the
     brand's other rows that hold a negative flag, delete the rest."""
     comps = [f"c_{name}" for name in COMPONENTS]
@@ -251,7 +287,7 @@ def _write_steps_sql(strength: str) -> list[tuple[str, str]]:
         (
             "write",
             f"""INSERT INTO {TTAB} AS t ({_insert_columns()})
-                {_rows_sql(strength)}
+                {_rows_sql(strength, t)}
                 ORDER BY 2, 3
                 ON CONFLICT (source_id, target_id) DO UPDATE SET
                     last_event_at = EXCLUDED.last_event_at, affinity = EXCLUDED.affinity,
@@ -265,7 +301,7 @@ def _write_steps_sql(strength: str) -> list[tuple[str, str]]:
             f"""WITH gone AS (
                     SELECT t.id, ({has_flag}) AS flagged FROM {TTAB} t
                      WHERE t.brand_id = %(brand)s AND NOT EXISTS (
-                         SELECT 1 FROM _rc_pair p
+                         SELECT 1 FROM {t.pair} p
                           WHERE p.lo = LEAST(t.source_id, t.target_id)
                             AND p.hi = GREATEST(t.source_id, t.target_id))
                 ), zeroed AS (
@@ -332,8 +368,8 @@ def _args(brands: list[int], as_of: datetime, now: datetime, params: TieParams) 
     }
 
 
-def _kappas(cursor) -> dict[int, tuple[float, int]]:
-    cursor.execute("SELECT b, kappa, active FROM _rc_kappa")
+def _kappas(cursor, t: WorkTables) -> dict[int, tuple[float, int]]:
+    cursor.execute(f"SELECT b, kappa, active FROM {t.kappa}")  # noqa: S608
     return {b: (kappa, active) for b, kappa, active in cursor.fetchall()}
 
 
@@ -370,10 +406,12 @@ def ties_recompute(
         step_started = time.perf_counter()
         lock_brand_exclusive(cursor, brand_id)
         _note(report, progress, "lock", step_started, 0)
-        pair_steps, strength = _pair_steps_sql(params)
+        work = WorkTables.of_backend(cursor)
+        pair_steps, strength = _pair_steps_sql(params, work)
         _run(cursor, pair_steps, args, report, progress)
-        report.kappa, report.active_pairs = _kappas(cursor)[brand_id]
-        _run(cursor, _write_steps_sql(strength), args, report, progress)
+        report.kappa, report.active_pairs = _kappas(cursor, work)[brand_id]
+        _run(cursor, _write_steps_sql(strength, work), args, report, progress)
+        cursor.execute(f"DROP TABLE {work.all}")
         report.seconds = time.perf_counter() - started
         _save_stats(cursor, report, as_of, now)
     return report
@@ -465,9 +503,10 @@ def ties_recompute_all(
         for brand_id in brands:
             lock_brand_exclusive(cursor, brand_id)
         _note(total, progress, "lock", step_started, 0)
-        pair_steps, strength = _pair_steps_sql(params)
+        work = WorkTables.of_backend(cursor)
+        pair_steps, strength = _pair_steps_sql(params, work)
         _run(cursor, pair_steps, args, total, progress)
-        kappas = _kappas(cursor)
+        kappas = _kappas(cursor, work)
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
         constraints, indexes = _schema_of(cursor, TTAB)
@@ -479,9 +518,12 @@ def ties_recompute_all(
             "build",
             f"""CREATE TABLE {new} (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING IDENTITY
                                    INCLUDING CONSTRAINTS INCLUDING STORAGE){storage};
-                INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength)}""",
+                INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
             args,
         )
+        cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
+        kept = dict(cursor.fetchall())
+        cursor.execute(f"DROP TABLE {work.all}")
         for name, kind, definition in constraints:
             if kind != "f":
                 step(
@@ -547,8 +589,6 @@ def ties_recompute_all(
             f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1"  # noqa: S608
         )
         after = dict(cursor.fetchall())
-        cursor.execute("SELECT b, count(*) FROM _rc_pair GROUP BY 1")
-        kept = dict(cursor.fetchall())
         seconds = time.perf_counter() - started
         reports = []
         for brand_id in brands:

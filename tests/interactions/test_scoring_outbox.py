@@ -294,6 +294,50 @@ def test_recompute_all_applies_pending_events_and_clears_the_outbox():
     assert {brand.pk: state(brand) for brand, _ in worlds} == before
 
 
+def work_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(r"SELECT relname FROM pg_class WHERE relname LIKE '\_rc%%'")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recomputes_of_two_brands_run_at_once_and_leave_no_work_tables():
+    # given two brands, and the state a recompute of each gives on its own
+    worlds = two_brands()
+    as_of = timezone.now()
+    for brand, _ in worlds:
+        ties_recompute(brand_id=brand.pk, as_of=as_of)
+    alone = {brand.pk: state(brand) for brand, _ in worlds}
+    assert work_tables() == []
+
+    # when both brands are recomputed at the same moment, each in its own connection
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(worlds))
+
+    def recompute(brand_id: int) -> None:
+        try:
+            start.wait()
+            ties_recompute(brand_id=brand_id, as_of=as_of)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=recompute, args=(b.pk,)) for b, _ in worlds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then neither got in the other's way (work tables are per connection), the ties are
+    # those of each brand alone, and no work table outlives its transaction
+    assert errors == []
+    assert {brand.pk: state(brand) for brand, _ in worlds} == alone
+    assert work_tables() == []
+    ties_recompute_all(as_of=as_of)
+    assert work_tables() == []
+
+
 def waiting_on_a_lock(timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
