@@ -261,12 +261,16 @@ def _rows_sql(strength: str, t: WorkTables) -> str:
     return f"""
         SELECT p.b, d.src, d.dst, d.last, COALESCE(d.affinity, 0::float8),
                {", ".join(f"COALESCE(d.{c}, 0::float8)" for c in comps)},
-               s.strength, p.intensity, j.jac, %(as_of)s, %(now)s, %(now)s
-          FROM {t.pair} p
-          JOIN {t.kappa} k ON k.b = p.b
-          LEFT JOIN {t.mutual} mu ON mu.lo = p.lo AND mu.hi = p.hi
-          CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j
-          CROSS JOIN LATERAL (SELECT {strength} AS strength) AS s
+               p.strength, p.intensity, p.jac, %(as_of)s, %(now)s, %(now)s
+          FROM (
+            -- Fenced: strength is computed once per pair, not once per directed row.
+            SELECT p.*, j.jac, {strength} AS strength
+              FROM {t.pair} p
+              JOIN {t.kappa} k ON k.b = p.b
+              LEFT JOIN {t.mutual} mu ON mu.lo = p.lo AND mu.hi = p.hi
+              CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j
+            OFFSET 0
+          ) AS p
           CROSS JOIN LATERAL (VALUES (p.lo, p.hi, {f_cols}), (p.hi, p.lo, {r_cols}))
                 AS d({d_cols})
     """  # noqa: S608
