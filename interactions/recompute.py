@@ -2,21 +2,22 @@
 
 One transaction per brand (readers keep seeing the previous state until it commits — MVCC,
 no table swap), holding the brand's exclusive scoring lock so no incremental batch
-interleaves:
+interleaves. Intermediate results go into unlogged work tables of the transaction
+(`WorkTables`), which PostgreSQL's parallel workers can read:
 
 1. claim: mark the brand's unscored interactions scored (events committed later stay
    unscored and reach the ties through the worker, on top of the rebuilt state);
 2. pairs: one aggregate pass over the log builds every directed pair's affinity,
-   components and last dated time. Each term is w·2^(−(T0 − t)/H) with T0 = the as-of time,
-   summed per pair and rescaled once by 2^((T0 − t_ref)/H): the closed form referenced to
-   the pair's own latest time (`scoring.from_events`) without a second pass over the log;
-3. undirected pairs: intensity as of now, prune test (both directions idle ≥ PRUNE_IDLE_DAYS
-   and below PRUNE_MIN_AFFINITY);
+   components and last dated time (the type's weight and component from a lookup join, one
+   sum per component). Each term is w·2^(−(T0 − t)/H) with T0 = the as-of time, summed per
+   pair and rescaled once by 2^((T0 − t_ref)/H): the closed form referenced to the pair's
+   own latest time (`scoring.from_events`) without a second pass over the log;
+3. undirected pairs: both directions side by side, intensity as of now, prune test (both
+   directions idle ≥ PRUNE_IDLE_DAYS and below PRUNE_MIN_AFFINITY);
 4. κ = percentile_cont of I over the kept pairs with I > 0;
 5. mutual friends: |N(u) ∩ N(v)| for every kept pair, expanding the endpoint with fewer
    friends and probing the other's adjacency (cost Σ min(deg), safe around hubs), into a
-   table of Jaccard values of its own (hash joins only: merge joins are off for the
-   transaction);
+   table of Jaccard values of its own (hash joins only);
 6. strength (friendship duration of the current edge, Jaccard, κ) and the writes: upsert
    both rows of every kept pair, zero the scores of other rows that hold a negative flag,
    delete the rest; TieStats.
