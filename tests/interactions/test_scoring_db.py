@@ -297,6 +297,46 @@ def test_recompute_mutual_step_is_never_planned_as_nested_loops_over_its_ctes():
     assert close(hub_tie.mutual_jaccard, 1 / 39)  # people[1] is the one mutual friend of 40
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recompute_jaccard_equals_the_set_definition_on_random_graphs(seed):
+    # given a random friendship graph with a hub, some ended friendships, and messages
+    # between friends and between people who are not (or no longer) friends
+    rng = random.Random(seed)
+    brand = BrandFactory()
+    people = CustomerFactory.create_batch(30, brand=brand)
+    hub = people[0]
+    befriend(hub, [p for p in people[1:] if rng.random() < 0.7])
+    for i, person in enumerate(people[1:], start=1):
+        befriend(person, [p for p in people[i + 1 :] if rng.random() < 0.25])
+    ended = list(Friendship.objects.filter(brand=brand).order_by("pk")[::7])
+    Friendship.objects.filter(pk__in=[f.pk for f in ended]).update(ended_at=timezone.now())
+    when = (timezone.now() - DAY).isoformat()
+    pairs = {tuple(rng.sample(people, 2)) for _ in range(120)}
+    events = [
+        {"event_id": f"m{i}", "type": "message", "actor": x.pk, "target": y.pk, "occurred_at": when}
+        for i, (x, y) in enumerate(sorted(pairs, key=lambda p: (p[0].pk, p[1].pk)))
+    ]
+    interactions_ingest(caller=staff_caller(brand.pk), events=events)
+
+    # when the brand is recomputed
+    ties_recompute(brand_id=brand.pk)
+
+    # then every tie's Jaccard is that of the two current friend sets without the pair
+    adjacency: dict[int, set[int]] = {p.pk: set() for p in people}
+    for f in Friendship.objects.filter(brand=brand, ended_at__isnull=True):
+        adjacency[f.customer_low_id].add(f.customer_high_id)
+        adjacency[f.customer_high_id].add(f.customer_low_id)
+    ties = list(Tie.objects.filter(brand=brand))
+    assert len(ties) == 2 * len({frozenset((x.pk, y.pk)) for x, y in pairs})
+    with_mutual = 0
+    for tie in ties:
+        key = (tie.source_id, tie.target_id)
+        want = scoring.jaccard(adjacency[key[0]], adjacency[key[1]], pair=key)
+        assert math.isclose(tie.mutual_jaccard, want, abs_tol=1e-12), (key, want)
+        with_mutual += want > 0
+    assert with_mutual > len(ties) // 2  # the graph is dense enough to test something
+
+
 def test_refresh_kappa_and_worker_use_the_brands_kappa():
     world = World(3)
     t = timezone.now() - DAY
