@@ -249,6 +249,9 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                      GROUP BY p.lo, p.hi, p.dl, p.dh, p.fr
                   ) AS m""",  # noqa: S608
         ),
+        # The write hashes the smaller of the pair and Jaccard tables (with no statistics
+        # the planner hashed the wide pair table: 2.6 s of a 13 s build for 942k pairs).
+        ("analyze mutual", f"ANALYZE {t.mutual}"),
         ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
     ], strength
 
