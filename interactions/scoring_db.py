@@ -172,6 +172,20 @@ def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: da
         return cursor.rowcount
 
 
+def _type_values(params: TieParams) -> str:
+    """A tiny lookup ``(type, w, comp, unlike)`` joined to each event of a batch: its weight,
+    its component's index in ``COMPONENTS`` (NULL: none) and whether it is an unlike; one
+    hash probe per event instead of a ``CASE`` of text comparisons per use. ``unfriend``
+    has no weight: it only puts its pair in the batch (the friendship-duration term)."""
+    rows = []
+    for name in weighted_types(params):
+        comp = LIKE if name == UNLIKE else name
+        index = COMPONENTS.index(comp) if comp in COMPONENTS else "NULL"
+        rows.append(f"('{name}'::text, {_f(params.weight(name))}, {index}::int, {name == UNLIKE})")
+    rows.append("('unfriend'::text, NULL::float8, NULL::int, false)")
+    return f"(VALUES {', '.join(rows)}) AS tt(type, w, comp, unlike)"
+
+
 def _batch_sql(params: TieParams) -> str:
     """The whole batch in one statement: claim it in the outbox, aggregate per undirected
     pair (both directions side by side), merge into both directed rows and refresh their
@@ -193,6 +207,13 @@ def _batch_sql(params: TieParams) -> str:
     joined to another: the plan cannot turn into nested loops over CTEs whose sizes the
     planner cannot know, nor into scans of whole tables.
 
+    Per-row cost: PostgreSQL pulls simple subqueries up into the query above them and then
+    evaluates a column's expression wherever it is used (no common-subexpression
+    elimination): a decay factor used by eight sums would be computed eight times. Every
+    stage that computes something used more than once therefore ends with ``OFFSET 0``
+    (the subquery stays a subquery: its columns are computed once per row); an event's
+    weight, component and unlike flag come from the tiny `_type_values` join.
+
     Per direction the batch is summed referenced to its own latest dated time ``b_last``
     (each term w·2^((t − T0)/H), T0 = the as-of time, rescaled once by 2^((T0 − b_last)/H);
     exponents are kept within ±1000 half-lives, as in the recompute); the stored state
@@ -204,14 +225,14 @@ def _batch_sql(params: TieParams) -> str:
     has state.
     """
     cols = ("affinity", *(f"c_{name}" for name in COMPONENTS))
-    term = referenced_sql("dated", params)
+    term = referenced_sql("d.dated", params)
 
     def side_sums(d: str, cond: str) -> str:
         parts = [f"max(dated) FILTER (WHERE w IS NOT NULL AND {cond}) AS {d}_last"]
         parts.append(f"sum(x) FILTER (WHERE {cond}) AS {d}_s_affinity")
         parts += [
-            f"sum(x) FILTER (WHERE {cond} AND comp = '{name}') AS {d}_s_c_{name}"
-            for name in COMPONENTS
+            f"sum(x) FILTER (WHERE {cond} AND comp = {index}) AS {d}_s_c_{name}"
+            for index, name in enumerate(COMPONENTS)
         ]
         return ",\n".join(parts)
 
@@ -273,46 +294,52 @@ def _batch_sql(params: TieParams) -> str:
                {side_rescaled("f")}, {side_rescaled("r")}
           FROM (
             SELECT *, {side_scale("f")}, {side_scale("r")} FROM (
-            SELECT b, lo, hi, {side_sums("f", "s < g")}, {side_sums("r", "s > g")}
+            SELECT b, lo, hi, {side_sums("f", "fwd")}, {side_sums("r", "NOT fwd")}
               FROM (
-                SELECT e.b, e.s, e.g, LEAST(e.s, e.g) AS lo, GREATEST(e.s, e.g) AS hi,
-                       {component_of("e.type")} AS comp, c.w, c.dated, c.w * {term} AS x
+                SELECT e.b, LEAST(e.s, e.g) AS lo, GREATEST(e.s, e.g) AS hi, e.s < e.g AS fwd,
+                       tt.comp, tt.w, d.dated, tt.w * {term} AS x
                   FROM claim
                  CROSS JOIN LATERAL (
                        SELECT brand_id AS b, actor_id AS s, target_id AS g, type, occurred_at,
                               cancels_at
                          FROM {ITAB} WHERE id = claim.interaction_id LIMIT 1) AS e
+                  JOIN {_type_values(params)} ON tt.type = e.type::text
                  CROSS JOIN LATERAL (
-                       SELECT CASE WHEN e.type = ANY(%(weighted)s::text[])
-                                    AND (e.type <> '{UNLIKE}' OR e.cancels_at IS NOT NULL)
-                                   THEN {weight_case("e.type", params)} END AS w,
-                              {dated_case("e.type", "e.occurred_at", "e.cancels_at")} AS dated
-                     ) AS c
-                 WHERE c.w IS NOT NULL OR e.type = 'unfriend'
+                       SELECT CASE WHEN tt.unlike THEN e.cancels_at ELSE e.occurred_at END
+                              AS dated) AS d
+                 WHERE tt.w IS NULL OR NOT tt.unlike OR e.cancels_at IS NOT NULL
+                OFFSET 0
               ) AS ev
              GROUP BY b, lo, hi
             ) AS sums
+            OFFSET 0
           ) AS scaled
     ), scored AS MATERIALIZED (
         SELECT m.*, {strength} AS strength
           FROM (
-            SELECT n.*, {intensity_sql(a_f, a_r, params)} AS intensity, {days} AS days
+            SELECT v.*, {intensity_sql("v.a_f", "v.a_r", params)} AS intensity
               FROM (
-                SELECT b, lo, hi, f_last, r_last, {side_merged("f")}, {side_merged("r")}, jac
+                SELECT n.*, {a_f} AS a_f, {a_r} AS a_r, {days} AS days
                   FROM (
-                    SELECT pair.*, t_f.*, t_r.*, {side_factors("f")}, {side_factors("r")},
-                           COALESCE(f_t_jac, r_t_jac, 0::float8) AS jac
-                      FROM pair
-                      {stored("f", "pair.lo", "pair.hi")}
-                      {stored("r", "pair.hi", "pair.lo")}
-                  ) AS k
-              ) AS n
-              LEFT JOIN LATERAL (
-                    SELECT since FROM {FTAB}
-                     WHERE customer_low_id = n.lo AND customer_high_id = n.hi
-                       AND ended_at IS NULL
-                     LIMIT 1) AS fr ON true
-             WHERE n.f_last IS NOT NULL OR n.r_last IS NOT NULL
+                    SELECT b, lo, hi, f_last, r_last, {side_merged("f")}, {side_merged("r")}, jac
+                      FROM (
+                        SELECT pair.*, t_f.*, t_r.*, {side_factors("f")}, {side_factors("r")},
+                               COALESCE(f_t_jac, r_t_jac, 0::float8) AS jac
+                          FROM pair
+                          {stored("f", "pair.lo", "pair.hi")}
+                          {stored("r", "pair.hi", "pair.lo")}
+                        OFFSET 0
+                      ) AS k
+                     WHERE f_last IS NOT NULL OR r_last IS NOT NULL
+                  ) AS n
+                  LEFT JOIN LATERAL (
+                        SELECT since FROM {FTAB}
+                         WHERE customer_low_id = n.lo AND customer_high_id = n.hi
+                           AND ended_at IS NULL
+                         LIMIT 1) AS fr ON true
+                OFFSET 0
+              ) AS v
+            OFFSET 0
           ) AS m
     ), written AS (
         INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, {", ".join(cols)},
@@ -398,7 +425,6 @@ def ties_score_batch(
                 "ids": ids,
                 "brands": brands,
                 "fill": max(0, int(fill_to) - len(ids)),
-                "weighted": weighted_types(params),
             },
             binary=True,
             prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed

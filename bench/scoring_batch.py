@@ -1,0 +1,213 @@
+"""Where one scoring batch spends its time: the batch statement and the commit, on one state.
+
+    python -m scrm.devservers -- .venv/bin/python bench/scoring_batch.py
+        [--customers 5000] [--warm 100000] [--batch 19000] [--repeat 3] [--explain]
+        [--compare PATH ...]
+
+Builds two brands of ``--customers`` customers (no friendships), the events of
+bench/scoring.py (heavy-tailed actors, uniform targets) ingested with the real service:
+  warm  — ``--warm`` events already scored (a tie table holding their pairs), then ``--batch``
+          new events pending;
+  fresh — ``--batch`` events pending, no tie row yet.
+Each variant of the worker's service (this tree's ``interactions.scoring_db``, and every
+``--compare`` file: another version of that module, e.g. ``git show main:…``) then scores
+each brand's pending batch ``--repeat`` times, each time inside a transaction that is rolled
+back (the same state for every run): the time of ``ties_score_batch`` (its three round
+trips) and of ``SET CONSTRAINTS ALL IMMEDIATE`` (the deferred foreign-key checks its commit
+would run). Variants alternate run by run, so load changes hit them alike. ``--explain``
+prints the plan of one more run per brand and variant (``EXPLAIN (ANALYZE, BUFFERS)`` via
+auto_explain: timing per node adds overhead, compare the plain runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from _setup import django_ready
+
+TYPES = ["view", "click", "message", "reply", "purchase", "click", "message", "view"]
+
+
+def load_variant(path: str):
+    name = "interactions._bench_" + Path(path).stem.replace("-", "_").replace(".", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_events(rng, people: list[int], n: int, prefix: str, now) -> list[dict]:
+    events = []
+    for i in range(n):
+        actor = people[min(int(rng.paretovariate(1.2)) - 1, len(people) - 1)]
+        target = rng.choice(people)
+        if target == actor:
+            target = people[(people.index(actor) + 1) % len(people)]
+        events.append(
+            {
+                "event_id": f"{prefix}{i}",
+                "type": rng.choice(TYPES),
+                "actor": actor,
+                "target": target,
+                "occurred_at": (now - timedelta(seconds=rng.random() * 86400 * 30)).isoformat(),
+            }
+        )
+    return events
+
+
+def make_brand(name: str, customers: int):
+    from customers.models import Customer
+    from scrm.tenancy.services import Caller, CallerKind, brand_create
+
+    brand = brand_create(name=name)
+    people = Customer.objects.bulk_create(
+        Customer(brand=brand, external_id=f"{brand.slug}-{i}", display_name=f"c{i}")
+        for i in range(customers)
+    )
+    caller = Caller(kind=CallerKind.STAFF, brand_id=brand.pk, user_id=None, role="manager")
+    return brand, [c.pk for c in people], caller
+
+
+def ingest(rng, caller, people, n: int, prefix: str) -> None:
+    from django.utils import timezone
+
+    from interactions.services import interactions_ingest
+
+    for start in range(0, n, 1000):
+        size = min(1000, n - start)
+        events = make_events(rng, people, size, f"{prefix}{start}-", timezone.now())
+        interactions_ingest(caller=caller, events=events)
+
+
+def pending_ids(brand_id: int) -> list[int]:
+    from interactions.models import ScoringPending
+
+    return list(
+        ScoringPending.objects.filter(brand_id=brand_id)
+        .order_by("interaction_id")
+        .values_list("interaction_id", flat=True)
+    )
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the PostgreSQL backend ``pid`` (Linux)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(module, ids: list[int], explain: bool) -> tuple[float, float, float, int, list[str]]:
+    """Score ``ids`` with ``module`` in a transaction that is rolled back; answers the
+    seconds of the service call (wall, backend CPU) and of the deferred constraint checks
+    (wall), pairs, plan lines."""
+    from django.db import connection, transaction
+
+    plans: list[str] = []
+    with transaction.atomic():
+        connection.ensure_connection()
+        raw = connection.connection
+
+        def on_notice(diag) -> None:
+            plans.append(diag.message_primary or "")
+
+        if explain:
+            raw.add_notice_handler(on_notice)
+            with connection.cursor() as cur:
+                cur.execute("LOAD 'auto_explain'")
+                cur.execute(
+                    "SELECT set_config('auto_explain.log_min_duration', '0', true), "
+                    "set_config('auto_explain.log_analyze', 'on', true), "
+                    "set_config('auto_explain.log_buffers', 'on', true), "
+                    "set_config('auto_explain.log_level', 'notice', true), "
+                    "set_config('auto_explain.log_parameter_max_length', '0', true)"
+                )
+        pid = raw.info.backend_pid
+        cpu = backend_cpu(pid)
+        t = time.perf_counter()
+        result = module.ties_score_batch(interaction_ids=ids)
+        batch = time.perf_counter() - t
+        cpu = backend_cpu(pid) - cpu
+        t = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        checks = time.perf_counter() - t
+        if explain:
+            raw.remove_notice_handler(on_notice)
+        transaction.set_rollback(True)
+    return batch, cpu, checks, result.pairs, plans
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--warm", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=19_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--compare", nargs="*", default=[])
+    args = parser.parse_args()
+    django_ready()
+    from django.db import connection
+
+    from interactions import scoring_db
+
+    variants = {"this tree": scoring_db}
+    for path in args.compare:
+        variants[path] = load_variant(path)
+
+    rng = random.Random(7)
+    stamp = time.time_ns()
+    warm, warm_people, warm_caller = make_brand(f"batch warm {stamp}", args.customers)
+    ingest(rng, warm_caller, warm_people, args.warm, "w-")
+    ids = pending_ids(warm.pk)
+    for start in range(0, len(ids), 20_000):
+        scoring_db.ties_score_batch(interaction_ids=ids[start : start + 20_000])
+    ingest(rng, warm_caller, warm_people, args.batch, "b-")
+    fresh, fresh_people, fresh_caller = make_brand(f"batch fresh {stamp}", args.customers)
+    ingest(rng, fresh_caller, fresh_people, args.batch, "f-")
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE interactions_tie")
+        cur.execute("SELECT count(*) FROM interactions_tie WHERE brand_id = %s", [warm.pk])
+        warm_ties = cur.fetchone()[0]
+    print(f"warm brand: {args.warm:,} events scored → {warm_ties:,} tie rows; batch {args.batch:,}")
+
+    for label, brand in (("warm", warm), ("fresh", fresh)):
+        ids = pending_ids(brand.pk)
+        times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+        pairs = {}
+        for run in range(args.repeat + 1):  # the first run of each variant prepares: dropped
+            for name, module in variants.items():
+                batch, cpu, checks, pairs[name], _ = one_run(module, ids, explain=False)
+                if run:
+                    times[name].append((batch, checks, cpu))
+        with open("/proc/loadavg") as handle:
+            load = handle.read().split()[0]
+        for name, runs in times.items():
+            b = statistics.median(r[0] for r in runs)
+            c = statistics.median(r[1] for r in runs)
+            cpu = statistics.median(r[2] for r in runs)
+            print(
+                f"{label:5} {name:32} {len(ids):,} events, {pairs[name]:,} pairs: batch "
+                f"{b * 1000:.0f} ms (min {min(r[0] for r in runs) * 1000:.0f}, backend CPU "
+                f"{cpu * 1000:.0f}), FK checks "
+                f"{c * 1000:.0f} ms → {len(ids) / (b + c):,.0f} events/s  [load {load}]"
+            )
+        if args.explain:
+            for name, module in variants.items():
+                *_, plan = one_run(module, ids, explain=True)
+                print(f"\n--- {label} / {name}: plan of the batch statement")
+                batch_plans = [p for p in plan if "CTE claim" in p]
+                print(batch_plans[-1] if batch_plans else f"(no plan; {len(plan)} logged)")
+
+
+if __name__ == "__main__":
+    main()
