@@ -8,7 +8,9 @@ Builds two brands of ``--customers`` customers (no friendships), the events of
 bench/scoring.py (heavy-tailed actors, uniform targets) ingested with the real service:
   warm  — ``--warm`` events already scored (a tie table holding their pairs), then ``--batch``
           new events pending;
-  fresh — ``--batch`` events pending, no tie row yet.
+  fresh — ``--batch`` events pending, no tie row yet;
+both with ``--backlog`` more events pending behind the batch. A run is one task: its own
+1,000 ids filled up to ``--batch`` with the brand's oldest pending events.
 Each variant of the worker's service (this tree's ``interactions.scoring_db``, and every
 ``--compare`` file: another version of that module, e.g. ``git show main:…``) then scores
 each brand's pending batch ``--repeat`` times, each time inside a transaction that is rolled
@@ -105,11 +107,12 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(module, ids: list[int], explain: bool) -> tuple[float, float, float, int, list[str]]:
+def one_run(module, ids: list[int], fill: int, explain: bool) -> tuple:
     """Score ``ids`` with ``module`` in a transaction that is rolled back; answers the
     seconds of the service call (wall, backend CPU) and of the deferred constraint checks
-    (wall), pairs, plan lines."""
+    (wall), (pairs, tie row versions written), plan lines."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     plans: list[str] = []
     with transaction.atomic():
@@ -130,20 +133,70 @@ def one_run(module, ids: list[int], explain: bool) -> tuple[float, float, float,
                     "set_config('auto_explain.log_level', 'notice', true), "
                     "set_config('auto_explain.log_parameter_max_length', '0', true)"
                 )
+        began = timezone.now()
         pid = raw.info.backend_pid
         cpu = backend_cpu(pid)
         t = time.perf_counter()
-        result = module.ties_score_batch(interaction_ids=ids)
+        result = module.ties_score_batch(interaction_ids=ids, fill_to=fill)
         batch = time.perf_counter() - t
         cpu = backend_cpu(pid) - cpu
         t = time.perf_counter()
         with connection.cursor() as cur:
             cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        checks = time.perf_counter() - t
+            checks = time.perf_counter() - t
+            cur.execute("SELECT count(*) FROM interactions_tie WHERE updated_at >= %s", [began])
+            written = cur.fetchone()[0]
         if explain:
             raw.remove_notice_handler(on_notice)
         transaction.set_rollback(True)
-    return batch, cpu, checks, result.pairs, plans
+    return batch, cpu, checks, (result.pairs, written), plans
+
+
+def fk_detail(module, ids: list[int], fill: int) -> str:
+    """One more rolled-back run: each deferred foreign key of the tie table checked on its
+    own, against locking the customers of the inserted rows set-based (``FOR KEY SHARE``,
+    one statement: what a worker would do instead of the per-row checks)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    parts = []
+    with transaction.atomic():
+        began = timezone.now()
+        module.ties_score_batch(interaction_ids=ids, fill_to=fill)
+        with connection.cursor() as cur:
+            cur.execute(
+                """SELECT count(*), count(DISTINCT source_id) FROM interactions_tie
+                    WHERE created_at >= %s""",
+                [began],
+            )
+            inserted, sources = cur.fetchone()
+            t = time.perf_counter()
+            cur.execute(
+                """SELECT count(*) FROM (
+                       SELECT 1 FROM customers_customer WHERE id IN (
+                           SELECT source_id FROM interactions_tie WHERE created_at >= %s
+                           UNION SELECT target_id FROM interactions_tie WHERE created_at >= %s)
+                       FOR KEY SHARE) AS locked""",
+                [began, began],
+            )
+            locked = cur.fetchone()[0]
+            lock_ms = (time.perf_counter() - t) * 1000
+            cur.execute(
+                """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                    WHERE conrelid = 'interactions_tie'::regclass AND contype = 'f'
+                    ORDER BY conname"""
+            )
+            for name, definition in cur.fetchall():
+                t = time.perf_counter()
+                cur.execute(f'SET CONSTRAINTS "{name}" IMMEDIATE')
+                column = definition.split("(")[1].split(")")[0]
+                parts.append(f"{column} {(time.perf_counter() - t) * 1000:.0f} ms")
+        transaction.set_rollback(True)
+    return (
+        f"{inserted:,} tie rows inserted; deferred FK checks one by one: {', '.join(parts)}; "
+        f"set-based FOR KEY SHARE of their {locked:,} customers (after the checks): "
+        f"{lock_ms:.0f} ms"
+    )
 
 
 def main() -> None:
@@ -151,8 +204,13 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--warm", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=19_000)
+    parser.add_argument(
+        "--backlog", type=int, default=0, help="more events pending behind each brand's batch"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--fk-detail", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="print every run's time")
     parser.add_argument("--compare", nargs="*", default=[])
     args = parser.parse_args()
     django_ready()
@@ -171,9 +229,9 @@ def main() -> None:
     ids = pending_ids(warm.pk)
     for start in range(0, len(ids), 20_000):
         scoring_db.ties_score_batch(interaction_ids=ids[start : start + 20_000])
-    ingest(rng, warm_caller, warm_people, args.batch, "b-")
+    ingest(rng, warm_caller, warm_people, args.batch + args.backlog, "b-")
     fresh, fresh_people, fresh_caller = make_brand(f"batch fresh {stamp}", args.customers)
-    ingest(rng, fresh_caller, fresh_people, args.batch, "f-")
+    ingest(rng, fresh_caller, fresh_people, args.batch + args.backlog, "f-")
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE interactions_tie")
         cur.execute("SELECT count(*) FROM interactions_tie WHERE brand_id = %s", [warm.pk])
@@ -181,12 +239,12 @@ def main() -> None:
     print(f"warm brand: {args.warm:,} events scored → {warm_ties:,} tie rows; batch {args.batch:,}")
 
     for label, brand in (("warm", warm), ("fresh", fresh)):
-        ids = pending_ids(brand.pk)
+        ids = pending_ids(brand.pk)[:1000]  # a task's own ids, filled up to --batch
         times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         pairs = {}
         for run in range(args.repeat + 1):  # the first run of each variant prepares: dropped
             for name, module in variants.items():
-                batch, cpu, checks, pairs[name], _ = one_run(module, ids, explain=False)
+                batch, cpu, checks, pairs[name], _ = one_run(module, ids, args.batch, explain=False)
                 if run:
                     times[name].append((batch, checks, cpu))
         with open("/proc/loadavg") as handle:
@@ -196,14 +254,19 @@ def main() -> None:
             c = statistics.median(r[1] for r in runs)
             cpu = statistics.median(r[2] for r in runs)
             print(
-                f"{label:5} {name:32} {len(ids):,} events, {pairs[name]:,} pairs: batch "
+                f"{label:5} {name:32} {args.batch:,} events, {pairs[name][0]:,} pairs, "
+                f"{pairs[name][1]:,} tie rows written: batch "
                 f"{b * 1000:.0f} ms (min {min(r[0] for r in runs) * 1000:.0f}, backend CPU "
-                f"{cpu * 1000:.0f}), FK checks "
-                f"{c * 1000:.0f} ms → {len(ids) / (b + c):,.0f} events/s  [load {load}]"
+                f"{cpu * 1000:.0f}, min {min(r[2] for r in runs) * 1000:.0f}), FK checks "
+                f"{c * 1000:.0f} ms → {args.batch / (b + c):,.0f} events/s  [load {load}]"
             )
+            if args.verbose:
+                print("      wall ms:", " ".join(f"{r[0] * 1000:.0f}" for r in runs))
+        if args.fk_detail:
+            print(f"{label:5} {fk_detail(scoring_db, ids, args.batch)}")
         if args.explain:
             for name, module in variants.items():
-                *_, plan = one_run(module, ids, explain=True)
+                *_, plan = one_run(module, ids, args.batch, explain=True)
                 print(f"\n--- {label} / {name}: plan of the batch statement")
                 batch_plans = [p for p in plan if "CTE claim" in p]
                 print(batch_plans[-1] if batch_plans else f"(no plan; {len(plan)} logged)")

@@ -278,14 +278,14 @@ def _batch_sql(params: TieParams) -> str:
         -- The task's ids, and per brand its oldest pending ids read in index order (the
         -- brand's whole backlog is neither sorted nor hashed).
         DELETE FROM {PTAB} p
-         USING (SELECT x FROM unnest(%(ids)s::bigint[]) AS x
+         WHERE p.interaction_id = ANY(ARRAY(
+                SELECT x FROM unnest(%(ids)s::bigint[]) AS x
                 UNION
                 SELECT q.x FROM unnest(%(brands)s::bigint[]) AS br(b)
                  CROSS JOIN LATERAL (
                        SELECT interaction_id AS x FROM {PTAB}
-                        WHERE brand_id = br.b ORDER BY interaction_id LIMIT %(fill)s) AS q
-               ) AS c
-         WHERE p.interaction_id = c.x AND p.brand_id = ANY(%(brands)s::bigint[])
+                        WHERE brand_id = br.b ORDER BY interaction_id LIMIT %(fill)s) AS q))
+           AND p.brand_id = ANY(%(brands)s::bigint[])
         RETURNING p.interaction_id
     ), pair AS MATERIALIZED (
         -- One row per undirected pair (lo < hi): the batch of each direction (f: lo → hi,
@@ -400,13 +400,14 @@ def ties_score_batch(
         cursor.execute(
             f"""SELECT set_config('lock_timeout', %s, true),
                        set_config('synchronous_commit', 'off', true),
+                       set_config('enable_bitmapscan', 'off', true),
                        (SELECT array_agg(b ORDER BY b) FROM (
                             SELECT DISTINCT brand_id AS b FROM {PTAB}
                              WHERE interaction_id = ANY(%s::bigint[])) AS x)""",  # noqa: S608
             [f"{_lock_timeout_ms():d}ms", ids],
             binary=True,
         )
-        brands = cursor.fetchone()[2] or []
+        brands = cursor.fetchone()[3] or []
         if not brands:
             return BatchResult(0, 0)
         # A statement of its own: the batch statement's snapshot must be taken after the
