@@ -103,6 +103,10 @@ class ScoringPending(models.Model):
 
     interaction_id = models.BigIntegerField(primary_key=True)
     brand_id = models.BigIntegerField()
+    # actor id + target id: the same for both directions of a pair. The scoring batches of
+    # a brand are split by pair_key mod SCORING_PARTITIONS, so batches of different
+    # partitions never touch the same tie rows and can run at the same time.
+    pair_key = models.BigIntegerField()
     created_at = models.DateTimeField()
 
     class Meta:

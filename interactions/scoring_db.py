@@ -2,15 +2,18 @@
 full recompute (`interactions.recompute`). The math is `interactions.scoring`; this module
 only mirrors it in set-based SQL (float8).
 
-Concurrency: every scoring transaction takes an exclusive PostgreSQL advisory lock per
-brand (in brand order), the incremental batches as well as the full recompute: one writer
-of a brand's tie scores at a time. A batch reads the current tie rows and writes their new
+Concurrency: a brand's events are split into ``SCORING_PARTITIONS`` partitions by pair
+(``pair_key`` = actor + target in the outbox row, the same for both directions). A full
+recompute takes an exclusive PostgreSQL advisory lock per brand; an incremental batch takes
+that lock shared plus an exclusive lock per (brand, partition) (in brand order): one writer
+of a pair's tie scores at a time. A batch reads the current tie rows and writes their new
 state in one statement, which is exact only because nothing else writes those scores
-meanwhile; batches of one brand queue up on the lock, and the next one takes everything that
-became pending in the meantime (bigger batches under load, never many small ones fighting
-over the same rows). A batch waits at most ``SCORING_LOCK_TIMEOUT_MS`` and is then retried
-by Celery; events it leaves unscored are picked up by the sweeper (`ties_score_unscored`).
-Ingest writes only the negative-signal flag columns of tie rows, which scoring never sets.
+meanwhile; batches of one partition queue up on its lock, and the next one takes everything
+that became pending in it meanwhile (bigger batches under load, never many small ones
+fighting over the same rows), while batches of the other partitions run at the same time. A
+batch waits at most ``SCORING_LOCK_TIMEOUT_MS`` and is then retried by Celery; events it
+leaves unscored are picked up by the sweeper (`ties_score_unscored`). Ingest writes only the
+negative-signal flag columns of tie rows, which scoring never sets.
 """
 
 from __future__ import annotations
@@ -159,15 +162,21 @@ class BatchResult:
 
 
 @transaction.atomic
-def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: datetime) -> int:
-    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT)."""
+def scoring_pending_add(
+    *, brand_id: int, interaction_ids: Sequence[int], pair_keys: Sequence[int], at: datetime
+) -> int:
+    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT);
+    ``pair_keys[i]`` is actor id + target id of ``interaction_ids[i]``."""
     if not interaction_ids:
         return 0
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            f"""INSERT INTO {PTAB} (interaction_id, brand_id, created_at)
-                SELECT i, %s, %s FROM unnest(%s::bigint[]) AS x(i) ORDER BY i""",  # noqa: S608
-            [brand_id, at, list(interaction_ids)],
+            f"""INSERT INTO {PTAB} (interaction_id, brand_id, pair_key, created_at)
+                SELECT i, %s, k, %s FROM unnest(%s::bigint[], %s::bigint[]) AS x(i, k)
+                 ORDER BY i""",  # noqa: S608
+            [brand_id, at, list(interaction_ids), list(pair_keys)],
+            binary=True,
         )
         return cursor.rowcount
 
@@ -197,10 +206,10 @@ def _batch_sql(params: TieParams) -> str:
     written once, with strength and intensity, by one upsert (one row version per tie).
 
     The claim deletes the outbox rows of the task's ids plus each brand's oldest pending rows,
-    up to %(fill)s per brand (under load one task applies everything that became pending while the
-    batch before it held the lock; tasks that find their ids gone do nothing). No other
-    transaction claims a brand's rows while its lock is held, so none are skipped or waited
-    for.
+    up to %(fill)s per brand, of partition %(part)s (pair_key mod %(parts)s) only (under load
+    one task applies everything that became pending while the batch before it held the lock;
+    tasks that find their ids gone do nothing). No other transaction claims a partition's
+    rows while its lock is held, so none are skipped or waited for.
 
     Every lookup (the log row of a claimed id, the two tie rows and the friendship of a
     pair, κ) is an index probe per row of the batch (``LATERAL … LIMIT 1``), and no CTE is
@@ -284,8 +293,10 @@ def _batch_sql(params: TieParams) -> str:
                 SELECT q.x FROM unnest(%(brands)s::bigint[]) AS br(b)
                  CROSS JOIN LATERAL (
                        SELECT interaction_id AS x FROM {PTAB}
-                        WHERE brand_id = br.b ORDER BY interaction_id LIMIT %(fill)s) AS q))
+                        WHERE brand_id = br.b AND mod(pair_key, %(parts)s::bigint) = %(part)s
+                        ORDER BY interaction_id LIMIT %(fill)s) AS q))
            AND p.brand_id = ANY(%(brands)s::bigint[])
+           AND mod(p.pair_key, %(parts)s::bigint) = %(part)s
         RETURNING p.interaction_id
     ), pair AS MATERIALIZED (
         -- One row per undirected pair (lo < hi): the batch of each direction (f: lo → hi,
@@ -365,7 +376,12 @@ def _lock_timeout_ms() -> int:
     return int(settings.SCRM["SCORING_LOCK_TIMEOUT_MS"])
 
 
-@transaction.atomic
+def partition_lock_key(brand_id: int) -> int:
+    """First key of a brand's partition locks (``pg_advisory_xact_lock(int4, int4)``, a key
+    space of its own: the second key is the partition)."""
+    return brand_id & 0x7FFFFFFF
+
+
 def ties_score_batch(
     *,
     interaction_ids: Sequence[int],
@@ -374,49 +390,105 @@ def ties_score_batch(
     params: TieParams | None = None,
 ) -> BatchResult:
     """Apply the pending interactions among ``interaction_ids`` to the ties; with
-    ``fill_to`` > 0, also other pending interactions of the same brands, up to that many in
-    all (the task does; the sweeper and tests score exactly the ids they name).
+    ``fill_to`` > 0, also other pending interactions of the same brands, up to that many
+    per partition (the task does; the sweeper and tests score exactly the ids they name).
 
-    One transaction of three round trips: settings and the batch's brands; the brands'
-    exclusive scoring locks (one writer per brand: batches of a brand queue up here and the
-    next one takes whatever became pending meanwhile); then `_batch_sql`, one statement that
-    claims (deletes from the outbox), aggregates, merges both directed rows of every touched
-    pair and writes their strength/intensity with the brand's current κ. Ids no longer
+    A brand's events are split into ``SCORING_PARTITIONS`` partitions by pair (the outbox
+    row's ``pair_key`` = actor + target, the same for both directions): batches of two
+    partitions never read or write the same tie rows, so they run at the same time. Each
+    partition the ids fall into is one transaction (`_score_partition`). Partitions whose
+    lock another batch holds are tried again after the free ones; once none is free, the
+    call waits for the first one left (at most ``SCORING_LOCK_TIMEOUT_MS``, then the error
+    is raised and the task retried; partitions already done stay committed). Ids no longer
     pending (a re-delivered batch) or unknown are ignored.
+    """
+    params = params or TieParams.from_settings()
+    ids = sorted({int(i) for i in interaction_ids})
+    if not ids:
+        return BatchResult(0, 0)
+    parts = max(1, int(settings.SCRM["SCORING_PARTITIONS"]))
+    todo = [(ids[0] + k) % parts for k in range(parts)]  # tasks start at different ones
+    claimed = pairs = 0
+    while todo:
+        done = []
+        for part in todo:
+            result = _score_partition(ids, part, parts, fill_to, as_of, params, wait=False)
+            if result is not None:
+                done.append(part)
+                claimed, pairs = claimed + result.claimed, pairs + result.pairs
+        todo = [part for part in todo if part not in done]
+        if todo and not done:
+            result = _score_partition(ids, todo.pop(0), parts, fill_to, as_of, params, wait=True)
+            claimed, pairs = claimed + result.claimed, pairs + result.pairs
+    return BatchResult(claimed, pairs)
+
+
+@transaction.atomic
+def _score_partition(
+    ids: list[int],
+    part: int,
+    parts: int,
+    fill_to: int,
+    as_of: datetime | None,
+    params: TieParams,
+    *,
+    wait: bool,
+) -> BatchResult | None:
+    """One partition of a batch in one transaction of three round trips: settings and the
+    brands of the pending ids in this partition; the brands' scoring locks — shared (a
+    full recompute takes them exclusively) — and the partitions' locks, exclusive (one
+    writer per brand and partition: batches queue up here and the next one takes whatever
+    became pending meanwhile); then `_batch_sql`, one statement that claims (deletes from
+    the outbox), aggregates, merges both directed rows of every touched pair and writes
+    their strength/intensity with the brand's current κ. Without ``wait``, answers None at
+    once if another batch holds a partition lock.
 
     The commit is asynchronous (``synchronous_commit = off``): if PostgreSQL crashes before
     the WAL reaches disk, the outbox delete is lost together with the tie update it belongs
     to (never one without the other), the rows are pending again and the sweeper applies
     them — a delay, never a loss or a double count.
     """
-    params = params or TieParams.from_settings()
     now = timezone.now()
     as_of = as_of or now
-    ids = sorted({int(i) for i in interaction_ids})
-    if not ids:
-        return BatchResult(0, 0)
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"""SELECT set_config('lock_timeout', %s, true),
                        set_config('synchronous_commit', 'off', true),
                        set_config('enable_bitmapscan', 'off', true),
-                       (SELECT array_agg(b ORDER BY b) FROM (
-                            SELECT DISTINCT brand_id AS b FROM {PTAB}
-                             WHERE interaction_id = ANY(%s::bigint[])) AS x)""",  # noqa: S608
-            [f"{_lock_timeout_ms():d}ms", ids],
+                       array_agg(DISTINCT brand_id ORDER BY brand_id), count(*)
+                  FROM {PTAB} WHERE interaction_id = ANY(%s::bigint[])
+                   AND mod(pair_key, %s::bigint) = %s""",  # noqa: S608
+            [f"{_lock_timeout_ms():d}ms", ids, parts, part],
             binary=True,
         )
-        brands = cursor.fetchone()[3] or []
+        *_, brands, own = cursor.fetchone()
         if not brands:
             return BatchResult(0, 0)
-        # A statement of its own: the batch statement's snapshot must be taken after the
-        # lock is granted, so that it sees the commit of the batch before it.
+        # Statements of their own: the batch statement's snapshot must be taken after the
+        # locks are granted, so that it sees the commit of the batch before it.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
+            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
             [[brand_lock_key(b) for b in brands]],
             binary=True,
         )
+        keys = [partition_lock_key(b) for b in brands]
+        if wait:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k, %s::int) FROM unnest(%s::int[]) AS x(k) "
+                "ORDER BY k",
+                [part, keys],
+                binary=True,
+            )
+        else:
+            cursor.execute(
+                "SELECT bool_and(pg_try_advisory_xact_lock(k, %s::int) ORDER BY k) "
+                "FROM unnest(%s::int[]) AS x(k)",
+                [part, keys],
+                binary=True,
+            )
+            if not cursor.fetchone()[0]:
+                return None
         cursor.execute(
             _batch_sql(params),
             {
@@ -425,7 +497,9 @@ def ties_score_batch(
                 "t0": as_of.timestamp(),
                 "ids": ids,
                 "brands": brands,
-                "fill": max(0, int(fill_to) - len(ids)),
+                "part": part,
+                "parts": parts,
+                "fill": max(0, int(fill_to) - own),
             },
             binary=True,
             prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed
