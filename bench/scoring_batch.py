@@ -152,15 +152,37 @@ def one_run(module, ids: list[int], fill: int, explain: bool) -> tuple:
     return batch, cpu, checks, (result.pairs, written), plans
 
 
-def fk_detail(module, ids: list[int], fill: int) -> str:
+SINGLE_COLUMN_KEYS = """
+    DO $$ DECLARE c record; BEGIN
+      FOR c IN SELECT conname FROM pg_constraint
+                WHERE conrelid = 'interactions_tie'::regclass AND contype = 'f' LOOP
+        EXECUTE format('ALTER TABLE interactions_tie DROP CONSTRAINT %I', c.conname);
+      END LOOP;
+    END $$;
+    ALTER TABLE interactions_tie
+      ADD CONSTRAINT bench_brand FOREIGN KEY (brand_id) REFERENCES tenancy_brand (id)
+          DEFERRABLE INITIALLY DEFERRED NOT VALID,
+      ADD CONSTRAINT bench_source FOREIGN KEY (source_id) REFERENCES customers_customer (id)
+          DEFERRABLE INITIALLY DEFERRED NOT VALID,
+      ADD CONSTRAINT bench_target FOREIGN KEY (target_id) REFERENCES customers_customer (id)
+          DEFERRABLE INITIALLY DEFERRED NOT VALID;
+"""
+
+
+def fk_detail(module, ids: list[int], fill: int, single: bool = False) -> str:
     """One more rolled-back run: each deferred foreign key of the tie table checked on its
     own, against locking the customers of the inserted rows set-based (``FOR KEY SHARE``,
-    one statement: what a worker would do instead of the per-row checks)."""
+    one statement: what a worker would do instead of the per-row checks). With ``single``
+    the tie table's foreign keys are first replaced (in the same rolled-back transaction) by
+    the three single-column ones it had before migration 0009."""
     from django.db import connection, transaction
     from django.utils import timezone
 
     parts = []
     with transaction.atomic():
+        if single:
+            with connection.cursor() as cur:
+                cur.execute(SINGLE_COLUMN_KEYS)
         began = timezone.now()
         module.ties_score_batch(interaction_ids=ids, fill_to=fill)
         with connection.cursor() as cur:
@@ -263,7 +285,9 @@ def main() -> None:
             if args.verbose:
                 print("      wall ms:", " ".join(f"{r[0] * 1000:.0f}" for r in runs))
         if args.fk_detail:
-            print(f"{label:5} {fk_detail(scoring_db, ids, args.batch)}")
+            for _ in range(2):
+                print(f"{label:5} 0009 keys:   {fk_detail(scoring_db, ids, args.batch)}")
+                print(f"{label:5} single keys: {fk_detail(scoring_db, ids, args.batch, True)}")
         if args.explain:
             for name, module in variants.items():
                 *_, plan = one_run(module, ids, args.batch, explain=True)

@@ -561,3 +561,34 @@ def test_a_batch_scores_the_partitions_it_can_lock_and_retries_the_busy_one(sett
         expected_affinity(messages(a, b, 2, "m")),
         rel_tol=1e-12,
     )
+
+
+# --- referential integrity of tie rows (composite foreign keys, migration 0009) --------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tie_row_cannot_join_customers_of_another_brand_or_outlive_its_customer():
+    from django.db import IntegrityError, transaction
+
+    # given a scored pair a ↔ b and a customer x of another brand
+    brand, other = BrandFactory(), BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    x = CustomerFactory(brand=other)
+    ingest(brand, messages(a, b, 2, "m"))
+    ties_score_batch(interaction_ids=ids_of(brand))
+    assert Tie.objects.filter(brand=brand).count() == 2
+
+    # when a tie row of the brand names the other brand's customer, it is refused at commit
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tie.objects.create(brand=brand, source=a, target=x)
+    # and so is a row naming a customer id that does not exist
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tie.objects.create(brand=brand, source=a, target_id=x.pk + 1000)
+
+    # when customer a is deleted behind the ORM's back, the database refuses too
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM customers_customer WHERE id = %s", [a.pk])
+
+    # and deleting it through the ORM takes its tie rows with it
+    a.delete()
+    assert not Tie.objects.filter(brand=brand).exists()
