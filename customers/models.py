@@ -57,7 +57,10 @@ class Customer(BrandScopedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["brand", "external_id"], name="customer_brand_external_id_unique"
-            )
+            ),
+            # Target of the tie table's (brand, source) and (brand, target) foreign keys: a
+            # tie's customers belong to the tie's brand (interactions migration 0009).
+            models.UniqueConstraint(fields=["brand", "id"], name="customer_brand_id_unique"),
         ]
         indexes = [
             models.Index(fields=["brand", "kind", "lifecycle_stage"]),

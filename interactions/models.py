@@ -103,6 +103,10 @@ class ScoringPending(models.Model):
 
     interaction_id = models.BigIntegerField(primary_key=True)
     brand_id = models.BigIntegerField()
+    # actor id + target id: the same for both directions of a pair. The scoring batches of
+    # a brand are split by pair_key mod SCORING_PARTITIONS, so batches of different
+    # partitions never touch the same tie rows and can run at the same time.
+    pair_key = models.BigIntegerField()
     created_at = models.DateTimeField()
 
     class Meta:
@@ -132,11 +136,25 @@ class Tie(BrandScopedModel):
     # No index holds a score column (strength, affinity, …) and the table keeps 20% of each
     # page free (fillfactor 80, migration 0007): the scoring worker's updates are HOT (no
     # index entries written) whenever the new row version fits on its page.
+    #
+    # Referential integrity is two composite foreign keys (migration 0009), (brand, source)
+    # and (brand, target) → customers (brand, id), deferred: a tie row never outlives its
+    # customers, who belong to its brand, who cannot outlive the brand. Two checks per new
+    # tie row instead of three (brand, source, target), and none on the brand row itself,
+    # which every writer of the brand would otherwise lock for each new row.
     brand = models.ForeignKey(
-        "tenancy.Brand", on_delete=models.CASCADE, related_name="+", db_index=False
+        "tenancy.Brand",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
-    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    target = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     blocked_at = models.DateTimeField(null=True, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
     muted_at = models.DateTimeField(null=True, blank=True)

@@ -2,15 +2,18 @@
 full recompute (`interactions.recompute`). The math is `interactions.scoring`; this module
 only mirrors it in set-based SQL (float8).
 
-Concurrency: every scoring transaction takes an exclusive PostgreSQL advisory lock per
-brand (in brand order), the incremental batches as well as the full recompute: one writer
-of a brand's tie scores at a time. A batch reads the current tie rows and writes their new
+Concurrency: a brand's events are split into ``SCORING_PARTITIONS`` partitions by pair
+(``pair_key`` = actor + target in the outbox row, the same for both directions). A full
+recompute takes an exclusive PostgreSQL advisory lock per brand; an incremental batch takes
+that lock shared plus an exclusive lock per (brand, partition) (in brand order): one writer
+of a pair's tie scores at a time. A batch reads the current tie rows and writes their new
 state in one statement, which is exact only because nothing else writes those scores
-meanwhile; batches of one brand queue up on the lock, and the next one takes everything that
-became pending in the meantime (bigger batches under load, never many small ones fighting
-over the same rows). A batch waits at most ``SCORING_LOCK_TIMEOUT_MS`` and is then retried
-by Celery; events it leaves unscored are picked up by the sweeper (`ties_score_unscored`).
-Ingest writes only the negative-signal flag columns of tie rows, which scoring never sets.
+meanwhile; batches of one partition queue up on its lock, and the next one takes everything
+that became pending in it meanwhile (bigger batches under load, never many small ones
+fighting over the same rows), while batches of the other partitions run at the same time. A
+batch waits at most ``SCORING_LOCK_TIMEOUT_MS`` and is then retried by Celery; events it
+leaves unscored are picked up by the sweeper (`ties_score_unscored`). Ingest writes only the
+negative-signal flag columns of tie rows, which scoring never sets.
 """
 
 from __future__ import annotations
@@ -172,17 +175,37 @@ class BatchResult:
 
 
 @transaction.atomic
-def scoring_pending_add(*, brand_id: int, interaction_ids: Sequence[int], at: datetime) -> int:
-    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT)."""
+def scoring_pending_add(
+    *, brand_id: int, interaction_ids: Sequence[int], pair_keys: Sequence[int], at: datetime
+) -> int:
+    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT);
+    ``pair_keys[i]`` is actor id + target id of ``interaction_ids[i]``."""
     if not interaction_ids:
         return 0
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
-            f"""INSERT INTO {PTAB} (interaction_id, brand_id, created_at)
-                SELECT i, %s, %s FROM unnest(%s::bigint[]) AS x(i) ORDER BY i""",  # noqa: S608
-            [brand_id, at, list(interaction_ids)],
+            f"""INSERT INTO {PTAB} (interaction_id, brand_id, pair_key, created_at)
+                SELECT i, %s, k, %s FROM unnest(%s::bigint[], %s::bigint[]) AS x(i, k)
+                 ORDER BY i""",  # noqa: S608
+            [brand_id, at, list(interaction_ids), list(pair_keys)],
+            binary=True,
         )
         return cursor.rowcount
+
+
+def _type_values(params: TieParams) -> str:
+    """A tiny lookup ``(type, w, comp, unlike)`` joined to each event of a batch: its weight,
+    its component's index in ``COMPONENTS`` (NULL: none) and whether it is an unlike; one
+    hash probe per event instead of a ``CASE`` of text comparisons per use. ``unfriend``
+    has no weight: it only puts its pair in the batch (the friendship-duration term)."""
+    rows = []
+    for name in weighted_types(params):
+        comp = LIKE if name == UNLIKE else name
+        index = COMPONENTS.index(comp) if comp in COMPONENTS else "NULL"
+        rows.append(f"('{name}'::text, {_f(params.weight(name))}, {index}::int, {name == UNLIKE})")
+    rows.append("('unfriend'::text, NULL::float8, NULL::int, false)")
+    return f"(VALUES {', '.join(rows)}) AS tt(type, w, comp, unlike)"
 
 
 def _batch_sql(params: TieParams) -> str:
@@ -196,15 +219,22 @@ def _batch_sql(params: TieParams) -> str:
     written once, with strength and intensity, by one upsert (one row version per tie).
 
     The claim deletes the outbox rows of the task's ids plus each brand's oldest pending rows,
-    up to %(fill)s per brand (under load one task applies everything that became pending while the
-    batch before it held the lock; tasks that find their ids gone do nothing). No other
-    transaction claims a brand's rows while its lock is held, so none are skipped or waited
-    for.
+    up to %(fill)s per brand, of partition %(part)s (pair_key mod %(parts)s) only (under load
+    one task applies everything that became pending while the batch before it held the lock;
+    tasks that find their ids gone do nothing). No other transaction claims a partition's
+    rows while its lock is held, so none are skipped or waited for.
 
     Every lookup (the log row of a claimed id, the two tie rows and the friendship of a
     pair, κ) is an index probe per row of the batch (``LATERAL … LIMIT 1``), and no CTE is
     joined to another: the plan cannot turn into nested loops over CTEs whose sizes the
     planner cannot know, nor into scans of whole tables.
+
+    Per-row cost: PostgreSQL pulls simple subqueries up into the query above them and then
+    evaluates a column's expression wherever it is used (no common-subexpression
+    elimination): a decay factor used by eight sums would be computed eight times. Every
+    stage that computes something used more than once therefore ends with ``OFFSET 0``
+    (the subquery stays a subquery: its columns are computed once per row); an event's
+    weight, component and unlike flag come from the tiny `_type_values` join.
 
     Per direction the batch is summed referenced to its own latest dated time ``b_last``
     (each term w·2^((t − T0)/H), T0 = the as-of time, rescaled once by 2^((T0 − b_last)/H);
@@ -217,14 +247,14 @@ def _batch_sql(params: TieParams) -> str:
     has state.
     """
     cols = ("affinity", *(f"c_{name}" for name in COMPONENTS))
-    term = referenced_sql("dated", params)
+    term = referenced_sql("d.dated", params)
 
     def side_sums(d: str, cond: str) -> str:
         parts = [f"max(dated) FILTER (WHERE w IS NOT NULL AND {cond}) AS {d}_last"]
         parts.append(f"sum(x) FILTER (WHERE {cond}) AS {d}_s_affinity")
         parts += [
-            f"sum(x) FILTER (WHERE {cond} AND comp = '{name}') AS {d}_s_c_{name}"
-            for name in COMPONENTS
+            f"sum(x) FILTER (WHERE {cond} AND comp = {index}) AS {d}_s_c_{name}"
+            for index, name in enumerate(COMPONENTS)
         ]
         return ",\n".join(parts)
 
@@ -270,14 +300,16 @@ def _batch_sql(params: TieParams) -> str:
         -- The task's ids, and per brand its oldest pending ids read in index order (the
         -- brand's whole backlog is neither sorted nor hashed).
         DELETE FROM {PTAB} p
-         USING (SELECT x FROM unnest(%(ids)s::bigint[]) AS x
+         WHERE p.interaction_id = ANY(ARRAY(
+                SELECT x FROM unnest(%(ids)s::bigint[]) AS x
                 UNION
                 SELECT q.x FROM unnest(%(brands)s::bigint[]) AS br(b)
                  CROSS JOIN LATERAL (
                        SELECT interaction_id AS x FROM {PTAB}
-                        WHERE brand_id = br.b ORDER BY interaction_id LIMIT %(fill)s) AS q
-               ) AS c
-         WHERE p.interaction_id = c.x AND p.brand_id = ANY(%(brands)s::bigint[])
+                        WHERE brand_id = br.b AND mod(pair_key, %(parts)s::bigint) = %(part)s
+                        ORDER BY interaction_id LIMIT %(fill)s) AS q))
+           AND p.brand_id = ANY(%(brands)s::bigint[])
+           AND mod(p.pair_key, %(parts)s::bigint) = %(part)s
         RETURNING p.interaction_id
     ), pair AS MATERIALIZED (
         -- One row per undirected pair (lo < hi): the batch of each direction (f: lo → hi,
@@ -286,46 +318,52 @@ def _batch_sql(params: TieParams) -> str:
                {side_rescaled("f")}, {side_rescaled("r")}
           FROM (
             SELECT *, {side_scale("f")}, {side_scale("r")} FROM (
-            SELECT b, lo, hi, {side_sums("f", "s < g")}, {side_sums("r", "s > g")}
+            SELECT b, lo, hi, {side_sums("f", "fwd")}, {side_sums("r", "NOT fwd")}
               FROM (
-                SELECT e.b, e.s, e.g, LEAST(e.s, e.g) AS lo, GREATEST(e.s, e.g) AS hi,
-                       {component_of("e.type")} AS comp, c.w, c.dated, c.w * {term} AS x
+                SELECT e.b, LEAST(e.s, e.g) AS lo, GREATEST(e.s, e.g) AS hi, e.s < e.g AS fwd,
+                       tt.comp, tt.w, d.dated, tt.w * {term} AS x
                   FROM claim
                  CROSS JOIN LATERAL (
                        SELECT brand_id AS b, actor_id AS s, target_id AS g, type, occurred_at,
                               cancels_at
                          FROM {ITAB} WHERE id = claim.interaction_id LIMIT 1) AS e
+                  JOIN {_type_values(params)} ON tt.type = e.type::text
                  CROSS JOIN LATERAL (
-                       SELECT CASE WHEN e.type = ANY(%(weighted)s::text[])
-                                    AND (e.type <> '{UNLIKE}' OR e.cancels_at IS NOT NULL)
-                                   THEN {weight_case("e.type", params)} END AS w,
-                              {dated_case("e.type", "e.occurred_at", "e.cancels_at")} AS dated
-                     ) AS c
-                 WHERE c.w IS NOT NULL OR e.type = 'unfriend'
+                       SELECT CASE WHEN tt.unlike THEN e.cancels_at ELSE e.occurred_at END
+                              AS dated) AS d
+                 WHERE tt.w IS NULL OR NOT tt.unlike OR e.cancels_at IS NOT NULL
+                OFFSET 0
               ) AS ev
              GROUP BY b, lo, hi
             ) AS sums
+            OFFSET 0
           ) AS scaled
     ), scored AS MATERIALIZED (
         SELECT m.*, {strength} AS strength
           FROM (
-            SELECT n.*, {intensity_sql(a_f, a_r, params)} AS intensity, {days} AS days
+            SELECT v.*, {intensity_sql("v.a_f", "v.a_r", params)} AS intensity
               FROM (
-                SELECT b, lo, hi, f_last, r_last, {side_merged("f")}, {side_merged("r")}, jac
+                SELECT n.*, {a_f} AS a_f, {a_r} AS a_r, {days} AS days
                   FROM (
-                    SELECT pair.*, t_f.*, t_r.*, {side_factors("f")}, {side_factors("r")},
-                           COALESCE(f_t_jac, r_t_jac, 0::float8) AS jac
-                      FROM pair
-                      {stored("f", "pair.lo", "pair.hi")}
-                      {stored("r", "pair.hi", "pair.lo")}
-                  ) AS k
-              ) AS n
-              LEFT JOIN LATERAL (
-                    SELECT since FROM {FTAB}
-                     WHERE customer_low_id = n.lo AND customer_high_id = n.hi
-                       AND ended_at IS NULL
-                     LIMIT 1) AS fr ON true
-             WHERE n.f_last IS NOT NULL OR n.r_last IS NOT NULL
+                    SELECT b, lo, hi, f_last, r_last, {side_merged("f")}, {side_merged("r")}, jac
+                      FROM (
+                        SELECT pair.*, t_f.*, t_r.*, {side_factors("f")}, {side_factors("r")},
+                               COALESCE(f_t_jac, r_t_jac, 0::float8) AS jac
+                          FROM pair
+                          {stored("f", "pair.lo", "pair.hi")}
+                          {stored("r", "pair.hi", "pair.lo")}
+                        OFFSET 0
+                      ) AS k
+                     WHERE f_last IS NOT NULL OR r_last IS NOT NULL
+                  ) AS n
+                  LEFT JOIN LATERAL (
+                        SELECT since FROM {FTAB}
+                         WHERE customer_low_id = n.lo AND customer_high_id = n.hi
+                           AND ended_at IS NULL
+                         LIMIT 1) AS fr ON true
+                OFFSET 0
+              ) AS v
+            OFFSET 0
           ) AS m
     ), written AS (
         INSERT INTO {TTAB} AS t (brand_id, source_id, target_id, last_event_at, {", ".join(cols)},
@@ -351,7 +389,12 @@ def _lock_timeout_ms() -> int:
     return int(settings.SCRM["SCORING_LOCK_TIMEOUT_MS"])
 
 
-@transaction.atomic
+def partition_lock_key(brand_id: int) -> int:
+    """First key of a brand's partition locks (``pg_advisory_xact_lock(int4, int4)``, a key
+    space of its own: the second key is the partition)."""
+    return brand_id & 0x7FFFFFFF
+
+
 def ties_score_batch(
     *,
     interaction_ids: Sequence[int],
@@ -360,48 +403,105 @@ def ties_score_batch(
     params: TieParams | None = None,
 ) -> BatchResult:
     """Apply the pending interactions among ``interaction_ids`` to the ties; with
-    ``fill_to`` > 0, also other pending interactions of the same brands, up to that many in
-    all (the task does; the sweeper and tests score exactly the ids they name).
+    ``fill_to`` > 0, also other pending interactions of the same brands, up to that many
+    per partition (the task does; the sweeper and tests score exactly the ids they name).
 
-    One transaction of three round trips: settings and the batch's brands; the brands'
-    exclusive scoring locks (one writer per brand: batches of a brand queue up here and the
-    next one takes whatever became pending meanwhile); then `_batch_sql`, one statement that
-    claims (deletes from the outbox), aggregates, merges both directed rows of every touched
-    pair and writes their strength/intensity with the brand's current κ. Ids no longer
+    A brand's events are split into ``SCORING_PARTITIONS`` partitions by pair (the outbox
+    row's ``pair_key`` = actor + target, the same for both directions): batches of two
+    partitions never read or write the same tie rows, so they run at the same time. Each
+    partition the ids fall into is one transaction (`_score_partition`). Partitions whose
+    lock another batch holds are tried again after the free ones; once none is free, the
+    call waits for the first one left (at most ``SCORING_LOCK_TIMEOUT_MS``, then the error
+    is raised and the task retried; partitions already done stay committed). Ids no longer
     pending (a re-delivered batch) or unknown are ignored.
+    """
+    params = params or TieParams.from_settings()
+    ids = sorted({int(i) for i in interaction_ids})
+    if not ids:
+        return BatchResult(0, 0)
+    parts = max(1, int(settings.SCRM["SCORING_PARTITIONS"]))
+    todo = [(ids[0] + k) % parts for k in range(parts)]  # tasks start at different ones
+    claimed = pairs = 0
+    while todo:
+        done = []
+        for part in todo:
+            result = _score_partition(ids, part, parts, fill_to, as_of, params, wait=False)
+            if result is not None:
+                done.append(part)
+                claimed, pairs = claimed + result.claimed, pairs + result.pairs
+        todo = [part for part in todo if part not in done]
+        if todo and not done:
+            result = _score_partition(ids, todo.pop(0), parts, fill_to, as_of, params, wait=True)
+            claimed, pairs = claimed + result.claimed, pairs + result.pairs
+    return BatchResult(claimed, pairs)
+
+
+@transaction.atomic
+def _score_partition(
+    ids: list[int],
+    part: int,
+    parts: int,
+    fill_to: int,
+    as_of: datetime | None,
+    params: TieParams,
+    *,
+    wait: bool,
+) -> BatchResult | None:
+    """One partition of a batch in one transaction of three round trips: settings and the
+    brands of the pending ids in this partition; the brands' scoring locks — shared (a
+    full recompute takes them exclusively) — and the partitions' locks, exclusive (one
+    writer per brand and partition: batches queue up here and the next one takes whatever
+    became pending meanwhile); then `_batch_sql`, one statement that claims (deletes from
+    the outbox), aggregates, merges both directed rows of every touched pair and writes
+    their strength/intensity with the brand's current κ. Without ``wait``, answers None at
+    once if another batch holds a partition lock.
 
     The commit is asynchronous (``synchronous_commit = off``): if PostgreSQL crashes before
     the WAL reaches disk, the outbox delete is lost together with the tie update it belongs
     to (never one without the other), the rows are pending again and the sweeper applies
     them — a delay, never a loss or a double count.
     """
-    params = params or TieParams.from_settings()
     now = timezone.now()
     as_of = as_of or now
-    ids = sorted({int(i) for i in interaction_ids})
-    if not ids:
-        return BatchResult(0, 0)
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"""SELECT set_config('lock_timeout', %s, true),
                        set_config('synchronous_commit', 'off', true),
-                       (SELECT array_agg(b ORDER BY b) FROM (
-                            SELECT DISTINCT brand_id AS b FROM {PTAB}
-                             WHERE interaction_id = ANY(%s::bigint[])) AS x)""",  # noqa: S608
-            [f"{_lock_timeout_ms():d}ms", ids],
+                       set_config('enable_bitmapscan', 'off', true),
+                       array_agg(DISTINCT brand_id ORDER BY brand_id), count(*)
+                  FROM {PTAB} WHERE interaction_id = ANY(%s::bigint[])
+                   AND mod(pair_key, %s::bigint) = %s""",  # noqa: S608
+            [f"{_lock_timeout_ms():d}ms", ids, parts, part],
             binary=True,
         )
-        brands = cursor.fetchone()[2] or []
+        *_, brands, own = cursor.fetchone()
         if not brands:
             return BatchResult(0, 0)
-        # A statement of its own: the batch statement's snapshot must be taken after the
-        # lock is granted, so that it sees the commit of the batch before it.
+        # Statements of their own: the batch statement's snapshot must be taken after the
+        # locks are granted, so that it sees the commit of the batch before it.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
+            "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) AS x(k) ORDER BY k",
             [[brand_lock_key(b) for b in brands]],
             binary=True,
         )
+        keys = [partition_lock_key(b) for b in brands]
+        if wait:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k, %s::int) FROM unnest(%s::int[]) AS x(k) "
+                "ORDER BY k",
+                [part, keys],
+                binary=True,
+            )
+        else:
+            cursor.execute(
+                "SELECT bool_and(pg_try_advisory_xact_lock(k, %s::int) ORDER BY k) "
+                "FROM unnest(%s::int[]) AS x(k)",
+                [part, keys],
+                binary=True,
+            )
+            if not cursor.fetchone()[0]:
+                return None
         cursor.execute(
             _batch_sql(params),
             {
@@ -410,8 +510,9 @@ def ties_score_batch(
                 "t0": as_of.timestamp(),
                 "ids": ids,
                 "brands": brands,
-                "fill": max(0, int(fill_to) - len(ids)),
-                "weighted": weighted_types(params),
+                "part": part,
+                "parts": parts,
+                "fill": max(0, int(fill_to) - own),
             },
             binary=True,
             prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed

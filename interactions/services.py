@@ -426,7 +426,13 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             ],
         )
         created = dict(rows)
-        scoring_pending_add(brand_id=brand, interaction_ids=list(created.values()), at=now)
+        stored = [ev for ev in accepted if ev.event_id in created]
+        scoring_pending_add(
+            brand_id=brand,
+            interaction_ids=[created[ev.event_id] for ev in stored],
+            pair_keys=[ev.actor + ev.target for ev in stored],
+            at=now,
+        )
     new_events = []
     for ev in accepted:
         pk = created.get(ev.event_id)

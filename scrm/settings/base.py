@@ -224,6 +224,10 @@ SCRM = {
     # up to this many in one transaction: one batch per brand at a time (exclusive lock), so
     # under load the next one takes what queued meanwhile; also the sweeper's batch.
     "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=20_000),
+    # A brand's events are scored in this many partitions by pair (actor + target mod N):
+    # batches of different partitions write different tie rows, so up to N workers score
+    # one brand at the same time (one batch per partition at a time).
+    "SCORING_PARTITIONS": env.int("SCRM_SCORING_PARTITIONS", default=2),
     # Campaigns: length of enrollment referral codes (advocate codes are 10 characters long,
     # so the two kinds never collide), life of a signed share link.
     "ENROLLMENT_CODE_LENGTH": env.int("SCRM_ENROLLMENT_CODE_LENGTH", default=12),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -99,6 +100,19 @@ def test_ingest_puts_each_new_event_in_the_outbox_once():
     assert [r.status for r in again] == ["duplicate"] * 3
     pending = ScoringPending.objects.filter(brand_id=brand.pk)
     assert sorted(pending.values_list("interaction_id", flat=True)) == ids_of(brand)
+
+
+@pytest.mark.django_db
+def test_outbox_rows_carry_the_pair_of_their_event_in_either_direction():
+    # given events a → b, b → a and a → c of one request
+    brand = BrandFactory()
+    a, b, c = CustomerFactory.create_batch(3, brand=brand)
+    events = messages(a, b, 1, "x") + messages(b, a, 1, "y") + messages(a, c, 1, "z")
+    results = ingest(brand, events)
+
+    # then each outbox row's pair key is actor + target: the same for both directions
+    keys = dict(ScoringPending.objects.values_list("interaction_id", "pair_key"))
+    assert [keys[r.id] for r in results] == [a.pk + b.pk, a.pk + b.pk, a.pk + c.pk]
 
 
 @pytest.mark.django_db
@@ -539,3 +553,86 @@ def test_a_task_that_times_out_on_its_brand_lock_is_retried(settings):
     # then it failed with an error the task retries, and the events are still pending
     assert isinstance(raised.value, score_batch.autoretry_for)
     assert ScoringPending.objects.filter(brand_id=brand.pk).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_scores_the_partitions_it_can_lock_and_retries_the_busy_one(settings):
+    # given two partitions, a pair in each, and a batch holding the first pair's partition
+    from interactions.scoring_db import partition_lock_key
+
+    settings.SCRM = {**settings.SCRM, "SCORING_PARTITIONS": 2, "SCORING_LOCK_TIMEOUT_MS": 200}
+    brand = BrandFactory()
+    people = CustomerFactory.create_batch(4, brand=brand)
+    a, b = people[0], people[1]
+    c, d = next(
+        (x, y)
+        for x, y in itertools.combinations(people, 2)
+        if (x.pk + y.pk) % 2 != (a.pk + b.pk) % 2
+    )
+    busy = ingest(brand, messages(a, b, 2, "m"))
+    free = ingest(brand, messages(c, d, 3, "n"))
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [partition_lock_key(brand.pk), (a.pk + b.pk) % 2],
+            )
+
+        # when one task's ids span both pairs
+        with pytest.raises(Exception) as raised:
+            ties_score_batch(interaction_ids=[r.id for r in busy + free])
+    finally:
+        holder.rollback()
+        holder.close()
+
+    # then the free partition's pair was scored and committed, the busy one's events stay
+    # pending, and the task is retried for them
+    assert isinstance(raised.value, score_batch.autoretry_for)
+    pending = set(ScoringPending.objects.values_list("interaction_id", flat=True))
+    assert pending == {r.id for r in busy}
+    assert Tie.objects.filter(source=c, target=d).exists()
+    assert not Tie.objects.filter(source=a, target=b).exists()
+
+    # and the retry scores them
+    assert score_batch.apply(args=[[r.id for r in busy + free]]).get() == {
+        "claimed": 2,
+        "pairs": 1,
+    }
+    assert math.isclose(
+        Tie.objects.get(source=a, target=b).affinity,
+        expected_affinity(messages(a, b, 2, "m")),
+        rel_tol=1e-12,
+    )
+
+
+# --- referential integrity of tie rows (composite foreign keys, migration 0009) --------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tie_row_cannot_join_customers_of_another_brand_or_outlive_its_customer():
+    from django.db import IntegrityError, transaction
+
+    # given a scored pair a ↔ b and a customer x of another brand
+    brand, other = BrandFactory(), BrandFactory()
+    a, b = CustomerFactory.create_batch(2, brand=brand)
+    x = CustomerFactory(brand=other)
+    ingest(brand, messages(a, b, 2, "m"))
+    ties_score_batch(interaction_ids=ids_of(brand))
+    assert Tie.objects.filter(brand=brand).count() == 2
+
+    # when a tie row of the brand names the other brand's customer, it is refused at commit
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tie.objects.create(brand=brand, source=a, target=x)
+    # and so is a row naming a customer id that does not exist
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tie.objects.create(brand=brand, source=a, target_id=x.pk + 1000)
+
+    # when customer a is deleted behind the ORM's back, the database refuses too
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM customers_customer WHERE id = %s", [a.pk])
+
+    # and deleting it through the ORM takes its tie rows with it
+    a.delete()
+    assert not Tie.objects.filter(brand=brand).exists()
