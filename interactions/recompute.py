@@ -111,8 +111,8 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
     # once per event: only the matching FILTER passes); weighted types without a component
     # column (view, weight 0 by default) add a sum of their own only when they weigh.
     sums = [
-        f"sum({term}) FILTER (WHERE k.comp = {code}) AS s_c_{name}"
-        for code, name in enumerate(COMPONENTS, start=1)
+        f"sum({term}) FILTER (WHERE k.comp = {index}) AS s_c_{name}"
+        for index, name in enumerate(COMPONENTS)
     ]
     parts = [f"s_c_{name}" for name in COMPONENTS]
     if any(
@@ -120,7 +120,7 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
         for name in weighted_types(params)
         if (LIKE if name == UNLIKE else name) not in COMPONENTS
     ):
-        sums.append(f"sum({term}) FILTER (WHERE k.comp = 0) AS s_other")
+        sums.append(f"sum({term}) FILTER (WHERE k.comp IS NULL) AS s_other")
         parts.append("s_other")
     affinity = " + ".join(f"COALESCE({part}, 0::float8)" for part in parts)
     scaled = ", ".join(
@@ -169,7 +169,7 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                     SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g,
                            max({dated}) AS last, {", ".join(sums)}
                       FROM {ITAB} i
-                      JOIN {type_lookup_sql(params)} ON k.type = i.type
+                      JOIN {type_lookup_sql(params, "k")} ON k.type = i.type
                      WHERE i.brand_id = ANY(%(brands)s::bigint[])
                        AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
                        AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)

@@ -66,34 +66,21 @@ def weighted_types(params: TieParams) -> list[str]:
     return sorted({*params.weights, UNLIKE} - NEGATIVE_SIGNALS)
 
 
-def weight_case(type_col: str, params: TieParams) -> str:
-    """``CASE`` giving w(type); −w(like) for unlike (scoring.TieParams.weight)."""
-    whens = " ".join(
-        f"WHEN '{name}' THEN {_f(params.weight(name))}" for name in weighted_types(params)
-    )
-    return f"(CASE {type_col} {whens} ELSE 0::float8 END)"
-
-
-def type_lookup_sql(params: TieParams, alias: str = "k") -> str:
-    """A VALUES table of the weighted types: (type, w, comp, unlike), comp the 1-based position
-    of the type's component in ``COMPONENTS`` (0: none, e.g. view; unlike → like's). Joined on
-    the type, it replaces per-row ``CASE`` chains of text comparisons by one hash probe."""
+def type_lookup_sql(params: TieParams, alias: str, *, unfriend: bool = False) -> str:
+    """A VALUES table ``alias(type, w, comp, unlike)`` of the weighted types, joined on the
+    event's type: its weight, the 0-based position of its component in ``COMPONENTS``
+    (NULL: none, e.g. view; unlike counts as like) and whether it is an unlike — one hash
+    probe per event instead of per-use ``CASE`` chains of text comparisons. With
+    ``unfriend``, also ``unfriend`` without a weight (the worker puts its pair in a batch:
+    the friendship-duration term changed)."""
     rows = []
     for name in weighted_types(params):
         component = LIKE if name == UNLIKE else name
-        code = COMPONENTS.index(component) + 1 if component in COMPONENTS else 0
-        unlike = "true" if name == UNLIKE else "false"
-        rows.append(f"('{name}', {_f(params.weight(name))}, {code}, {unlike})")
+        index = COMPONENTS.index(component) if component in COMPONENTS else "NULL"
+        rows.append(f"('{name}'::text, {_f(params.weight(name))}, {index}::int, {name == UNLIKE})")
+    if unfriend:
+        rows.append("('unfriend'::text, NULL::float8, NULL::int, false)")
     return f"(VALUES {', '.join(rows)}) AS {alias}(type, w, comp, unlike)"
-
-
-def dated_case(type_col: str, occurred_col: str, cancels_col: str) -> str:
-    """The time a contribution is dated at: an unlike at the like it takes back."""
-    return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN {cancels_col} ELSE {occurred_col} END)"
-
-
-def component_of(type_col: str) -> str:
-    return f"(CASE WHEN {type_col} = '{UNLIKE}' THEN '{LIKE}' ELSE {type_col}::text END)"
 
 
 MIN_DECAY_EXPONENT = -700.0  # half-lives; PostgreSQL raises on float underflow, Python not
@@ -194,20 +181,6 @@ def scoring_pending_add(
         return cursor.rowcount
 
 
-def _type_values(params: TieParams) -> str:
-    """A tiny lookup ``(type, w, comp, unlike)`` joined to each event of a batch: its weight,
-    its component's index in ``COMPONENTS`` (NULL: none) and whether it is an unlike; one
-    hash probe per event instead of a ``CASE`` of text comparisons per use. ``unfriend``
-    has no weight: it only puts its pair in the batch (the friendship-duration term)."""
-    rows = []
-    for name in weighted_types(params):
-        comp = LIKE if name == UNLIKE else name
-        index = COMPONENTS.index(comp) if comp in COMPONENTS else "NULL"
-        rows.append(f"('{name}'::text, {_f(params.weight(name))}, {index}::int, {name == UNLIKE})")
-    rows.append("('unfriend'::text, NULL::float8, NULL::int, false)")
-    return f"(VALUES {', '.join(rows)}) AS tt(type, w, comp, unlike)"
-
-
 def _batch_sql(params: TieParams) -> str:
     """The whole batch in one statement: claim it in the outbox, aggregate per undirected
     pair (both directions side by side), merge into both directed rows and refresh their
@@ -234,7 +207,7 @@ def _batch_sql(params: TieParams) -> str:
     elimination): a decay factor used by eight sums would be computed eight times. Every
     stage that computes something used more than once therefore ends with ``OFFSET 0``
     (the subquery stays a subquery: its columns are computed once per row); an event's
-    weight, component and unlike flag come from the tiny `_type_values` join.
+    weight, component and unlike flag come from the tiny `type_lookup_sql` join.
 
     Per direction the batch is summed referenced to its own latest dated time ``b_last``
     (each term w·2^((t − T0)/H), T0 = the as-of time, rescaled once by 2^((T0 − b_last)/H);
@@ -327,7 +300,7 @@ def _batch_sql(params: TieParams) -> str:
                        SELECT brand_id AS b, actor_id AS s, target_id AS g, type, occurred_at,
                               cancels_at
                          FROM {ITAB} WHERE id = claim.interaction_id LIMIT 1) AS e
-                  JOIN {_type_values(params)} ON tt.type = e.type::text
+                  JOIN {type_lookup_sql(params, "tt", unfriend=True)} ON tt.type = e.type::text
                  CROSS JOIN LATERAL (
                        SELECT CASE WHEN tt.unlike THEN e.cancels_at ELSE e.occurred_at END
                               AS dated) AS d

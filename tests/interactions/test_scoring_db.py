@@ -337,6 +337,30 @@ def test_recompute_jaccard_equals_the_set_definition_on_random_graphs(seed):
     assert with_mutual > len(ties) // 2  # the graph is dense enough to test something
 
 
+def test_a_weighing_type_without_a_component_column_counts_in_affinity_alike():
+    # given views weighing 0.5 (views have no component column of their own) and a like
+    params = TieParams.from_settings({"weights": {**scoring.DEFAULT_WEIGHTS, "view": 0.5}})
+    world = World(2)
+    now = timezone.now()
+    stream = [("view", now - 3 * DAY), ("like", now - 2 * DAY), ("view", now - DAY)]
+    world.ingest([world.event(0, 1, kind, at) for kind, at in stream])
+    expected = scoring.from_events([Event(kind, at) for kind, at in stream], params)
+    source, target = world.people
+
+    # when the worker scores them, and when the brand is recomputed from the log
+    ties_score_batch(interaction_ids=world.ids(), as_of=now, params=params)
+    incremental = Tie.objects.get(source=source, target=target)
+    ties_recompute(brand_id=world.brand.pk, as_of=now, params=params)
+    recomputed = Tie.objects.get(source=source, target=target)
+
+    # then both count the views in the affinity and the like alone in its component
+    assert expected.score > expected.components["like"] > 0
+    for tie in (incremental, recomputed):
+        assert math.isclose(tie.affinity, expected.score, rel_tol=1e-9)
+        assert math.isclose(tie.c_like, expected.components["like"], rel_tol=1e-9)
+        assert tie.last_event_at == now - DAY
+
+
 def test_refresh_kappa_and_worker_use_the_brands_kappa():
     world = World(3)
     t = timezone.now() - DAY
