@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/scoring.py --events 200000
 
-Starts `celery -A scrm worker -Q scoring -c 2` as a subprocess (and throwaway PostgreSQL and
-Redis with scrm.devservers when DATABASE_URL/REDIS_URL are unset). Events are ingested with
-the real service (interactions_ingest, 1,000 per call; each commit queues one
-interactions.score_batch task).
+Starts `celery -A scrm worker -Q scoring -c 4` (`--concurrency`) as a subprocess (and
+throwaway PostgreSQL and Redis with scrm.devservers when DATABASE_URL/REDIS_URL are unset).
+Events are ingested with the real service (interactions_ingest, 1,000 per call; each commit
+queues one interactions.score_batch task).
   phase 1, throughput: the queue is filled with the worker stopped, then the worker drains
            it; events/s = events / (time the outbox is empty − time the first batch left it),
            polled every 10 ms.
@@ -159,7 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=5_000)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rate", type=int, default=10_000, help="phase 2 events/s")
     parser.add_argument("--seconds", type=int, default=15, help="phase 2 duration")
     args = parser.parse_args()

@@ -37,7 +37,7 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 PYTHONWARNINGS="ignore:You're running the worker with superuser" \
-  .venv/bin/celery -A scrm --quiet worker -Q default,scoring,maintenance -c 2 --loglevel WARNING &
+  .venv/bin/celery -A scrm --quiet worker -Q default,scoring,maintenance -c 4 --loglevel WARNING &
 pids+=($!)
 .venv/bin/celery -A scrm --quiet beat --loglevel WARNING &
 pids+=($!)

@@ -226,8 +226,10 @@ SCRM = {
     "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=20_000),
     # A brand's events are scored in this many partitions by pair (actor + target mod N):
     # batches of different partitions write different tie rows, so up to N workers score
-    # one brand at the same time (one batch per partition at a time).
-    "SCORING_PARTITIONS": env.int("SCRM_SCORING_PARTITIONS", default=2),
+    # one brand at the same time (one batch per partition at a time). Set it to the
+    # worker's concurrency: a scoring process mostly waits on PostgreSQL, so 4 processes
+    # and partitions score ~1.5x faster than 2 on a 2-CPU machine (docs/benchmarks.md).
+    "SCORING_PARTITIONS": env.int("SCRM_SCORING_PARTITIONS", default=4),
     # Campaigns: length of enrollment referral codes (advocate codes are 10 characters long,
     # so the two kinds never collide), life of a signed share link.
     "ENROLLMENT_CODE_LENGTH": env.int("SCRM_ENROLLMENT_CODE_LENGTH", default=12),
