@@ -136,8 +136,9 @@ def generate(events: int, customers: int, friends_per: int) -> int:
         )
         # 1% not yet scored: in the scoring outbox.
         cur.execute(
-            """INSERT INTO interactions_scoring_pending (interaction_id, brand_id, created_at)
-               SELECT id, brand_id, now() FROM interactions_interaction
+            """INSERT INTO interactions_scoring_pending (interaction_id, brand_id, pair_key,
+                   created_at)
+               SELECT id, brand_id, actor_id + target_id, now() FROM interactions_interaction
                 WHERE brand_id = %s AND id %% 100 = 0""",
             [b],
         )
