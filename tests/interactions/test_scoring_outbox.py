@@ -352,12 +352,13 @@ def test_recomputes_of_two_brands_run_at_once_and_leave_no_work_tables():
     assert work_tables() == []
 
 
-def waiting_on_a_lock(timeout: float = 10.0) -> bool:
+def waiting_on_a_lock(timeout: float = 10.0, backends: int = 1) -> bool:
+    """Whether (within ``timeout``) at least ``backends`` connections wait for a lock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0]:
+            cursor.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] >= backends:
                 return True
         time.sleep(0.02)
     return False
@@ -413,6 +414,64 @@ def test_swap_keeps_flags_set_while_building_and_while_swapping():
     assert errors == [], [str(e) for e in errors]
     assert Tie.objects.get(source=people[2], target=people[0]).flags == ["muted"]
     assert Tie.objects.get(source=people[0], target=people[3]).flags == ["muted"]
+    assert Tie.objects.get(source=people[3], target=people[1]).flags == ["blocked"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_brand_recompute_keeps_flags_written_while_it_runs():
+    # given a brand with ties, a flag-only row and events still pending for the pair 3–0
+    worlds = two_brands()
+    brand, people = worlds[0]
+    errors: list[BaseException] = []
+
+    def mute(event_id: str, actor, target):
+        try:
+            ingest(
+                brand,
+                [
+                    {
+                        "event_id": event_id,
+                        "type": "mute_author",
+                        "actor": actor.pk,
+                        "target": target.pk,
+                        "occurred_at": timezone.now().isoformat(),
+                    }
+                ],
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    blocked: list[threading.Thread] = []
+
+    def progress(name: str, seconds: float, rows: int) -> None:
+        if name == "write":
+            # flags on rows the recompute has written (one of them new) wait for it
+            for event_id, actor, target in (
+                ("mute-1", people[1], people[0]),
+                ("mute-2", people[0], people[3]),
+            ):
+                thread = threading.Thread(target=mute, args=(event_id, actor, target))
+                thread.start()
+                blocked.append(thread)
+                assert waiting_on_a_lock(backends=len(blocked))
+
+    before = Tie.objects.get(source=people[1], target=people[0])
+
+    # when the brand is recomputed meanwhile
+    ties_recompute(brand_id=brand.pk, progress=progress)
+    for thread in blocked:
+        thread.join()
+
+    # then both flags are on rows that carry the recomputed scores, next to the older flag
+    assert errors == [], [str(e) for e in errors]
+    waited = Tie.objects.get(source=people[1], target=people[0])
+    assert waited.flags == ["muted"] and waited.pk == before.pk
+    assert math.isclose(waited.affinity, before.affinity, rel_tol=1e-9) and waited.strength > 0
+    inserted = Tie.objects.get(source=people[0], target=people[3])
+    assert inserted.flags == ["muted"] and inserted.strength > 0
+    assert inserted.strength == Tie.objects.get(source=people[3], target=people[0]).strength
     assert Tie.objects.get(source=people[3], target=people[1]).flags == ["blocked"]
 
 
