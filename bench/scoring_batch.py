@@ -30,12 +30,10 @@ import random
 import statistics
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from _setup import django_ready
-
-TYPES = ["view", "click", "message", "reply", "purchase", "click", "message", "view"]
+from scoring import make_events  # the event mix of bench/scoring.py
 
 
 def load_variant(path: str):
@@ -45,25 +43,6 @@ def load_variant(path: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def make_events(rng, people: list[int], n: int, prefix: str, now) -> list[dict]:
-    events = []
-    for i in range(n):
-        actor = people[min(int(rng.paretovariate(1.2)) - 1, len(people) - 1)]
-        target = rng.choice(people)
-        if target == actor:
-            target = people[(people.index(actor) + 1) % len(people)]
-        events.append(
-            {
-                "event_id": f"{prefix}{i}",
-                "type": rng.choice(TYPES),
-                "actor": actor,
-                "target": target,
-                "occurred_at": (now - timedelta(seconds=rng.random() * 86400 * 30)).isoformat(),
-            }
-        )
-    return events
 
 
 def make_brand(name: str, customers: int):

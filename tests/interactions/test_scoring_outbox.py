@@ -352,6 +352,28 @@ def test_recomputes_of_two_brands_run_at_once_and_leave_no_work_tables():
     assert work_tables() == []
 
 
+def mute_from_another_connection(brand, event_id: str, actor, target, errors: list) -> None:
+    """Ingest ``actor`` muting ``target`` (meant for a thread of its own: its own connection,
+    closed after); an error is appended to ``errors``."""
+    try:
+        ingest(
+            brand,
+            [
+                {
+                    "event_id": event_id,
+                    "type": "mute_author",
+                    "actor": actor.pk,
+                    "target": target.pk,
+                    "occurred_at": timezone.now().isoformat(),
+                }
+            ],
+        )
+    except BaseException as exc:  # reported by the caller
+        errors.append(exc)
+    finally:
+        connections.close_all()
+
+
 def waiting_on_a_lock(timeout: float = 10.0, backends: int = 1) -> bool:
     """Whether (within ``timeout``) at least ``backends`` connections wait for a lock."""
     deadline = time.monotonic() + timeout
@@ -372,23 +394,7 @@ def test_swap_keeps_flags_set_while_building_and_while_swapping():
     errors: list[BaseException] = []
 
     def flag(event_id: str, actor, target):
-        try:
-            ingest(
-                brand,
-                [
-                    {
-                        "event_id": event_id,
-                        "type": "mute_author",
-                        "actor": actor.pk,
-                        "target": target.pk,
-                        "occurred_at": timezone.now().isoformat(),
-                    }
-                ],
-            )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        mute_from_another_connection(brand, event_id, actor, target, errors)
 
     blocked: list[threading.Thread] = []
 
@@ -425,23 +431,7 @@ def test_brand_recompute_keeps_flags_written_while_it_runs():
     errors: list[BaseException] = []
 
     def mute(event_id: str, actor, target):
-        try:
-            ingest(
-                brand,
-                [
-                    {
-                        "event_id": event_id,
-                        "type": "mute_author",
-                        "actor": actor.pk,
-                        "target": target.pk,
-                        "occurred_at": timezone.now().isoformat(),
-                    }
-                ],
-            )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        mute_from_another_connection(brand, event_id, actor, target, errors)
 
     blocked: list[threading.Thread] = []
 
