@@ -131,7 +131,7 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
     def side(prefix: str, cond: str) -> str:
         return ", ".join(f"max({c}) FILTER (WHERE {cond}) AS {prefix}_{c}" for c in ["last", *cols])
 
-    state_cols = ", ".join(f"{d}_{c}" for d in ("f", "r") for c in ["last", *cols])
+    state_cols = ", ".join(f"v.{d}_{c}" for d in ("f", "r") for c in ["last", *cols])
     a_f = value_at_sql("f_affinity", "f_last", "%(as_of)s", params)
     a_r = value_at_sql("r_affinity", "r_last", "%(as_of)s", params)
     idle = f"make_interval(secs => {_f(params.prune_idle_days * 86400.0)})"
@@ -186,7 +186,7 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                 ), valued AS (
                     SELECT pairs.*, {a_f} AS f_a, {a_r} AS r_a FROM pairs OFFSET 0
                 )
-                SELECT v.b, v.lo, v.hi, {", ".join(f"v.{c}" for c in state_cols.split(", "))},
+                SELECT v.b, v.lo, v.hi, {state_cols},
                        {intensity_sql("v.f_a", "v.r_a", params)} AS intensity, {days} AS days,
                        fr.customer_low_id IS NOT NULL AS friends
                   FROM valued v
@@ -356,7 +356,7 @@ def _run(
 
 
 def _transaction_settings(cursor) -> None:
-    """``work_mem`` for the aggregates and hashes; no merge joins: with the temp tables'
+    """``work_mem`` for the aggregates and hashes; no merge joins: with the work tables'
     unknown statistics the planner sorted the 1.5M-row friend expansion of the mutual step
     (and the pairs) for merge joins, where hash joins need no sort (2–4× faster there); no
     memoize: it cached every kept pair's two-row ``VALUES`` of the write (all misses, 0.9 s

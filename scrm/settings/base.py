@@ -221,8 +221,8 @@ SCRM = {
     # Newly created interactions are handed to the scoring queue in tasks of this many ids.
     "SCORING_HANDOFF_CHUNK": env.int("SCRM_SCORING_HANDOFF_CHUNK", default=1_000),
     # A scoring task applies its own ids plus the brand's oldest other pending interactions,
-    # up to this many in one transaction: one batch per brand at a time (exclusive lock), so
-    # under load the next one takes what queued meanwhile; also the sweeper's batch.
+    # up to this many per partition in one transaction: one batch per brand and partition at
+    # a time, so under load the next one takes what queued meanwhile; also the sweeper's batch.
     "SCORING_BATCH_MAX": env.int("SCRM_SCORING_BATCH_MAX", default=20_000),
     # A brand's events are scored in this many partitions by pair (actor + target mod N):
     # batches of different partitions write different tie rows, so up to N workers score
