@@ -97,19 +97,16 @@ class WorkTables:
         return ", ".join((self.pair, self.kappa, self.adj, self.deg, self.mutual))
 
 
-def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:
-    """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
-    per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
-    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
+def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
+    """The recompute's one pass over the log of the brands %(brands)s: a row per directed
+    pair ``(b, s, g)`` with its latest dated time ``last`` and one sum per component
+    (``s_c_*``), each event's term w·2^((t − T0)/H) referenced to the as-of time T0; and
+    the sums whose total is the affinity. Events still pending in the outbox are skipped."""
     dated = "(CASE WHEN k.unlike THEN i.cancels_at ELSE i.occurred_at END)"
-    # Per event: w · 2^((t − T0)/H); summed per direction, then rescaled once per direction to
-    # its latest time.
     term = f"k.w * {referenced_sql(dated, params)}"
-    cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
-
-    # Per directed pair: the latest dated time and one sum per component (x is evaluated
-    # once per event: only the matching FILTER passes); weighted types without a component
-    # column (view, weight 0 by default) add a sum of their own only when they weigh.
+    # The term is evaluated once per event: only the matching FILTER passes. Weighted types
+    # without a component column (view, weight 0 by default) add a sum of their own only
+    # when they weigh.
     sums = [
         f"sum({term}) FILTER (WHERE k.comp = {index}) AS s_c_{name}"
         for index, name in enumerate(COMPONENTS)
@@ -122,6 +119,24 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
     ):
         sums.append(f"sum({term}) FILTER (WHERE k.comp IS NULL) AS s_other")
         parts.append("s_other")
+    sql = f"""SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g,
+                     max({dated}) AS last, {", ".join(sums)}
+                FROM {ITAB} i
+                JOIN {type_lookup_sql(params, "k")} ON k.type = i.type
+               WHERE i.brand_id = ANY(%(brands)s::bigint[])
+                 AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
+                 AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
+               GROUP BY 1, 2, 3"""  # noqa: S608
+    return sql, parts
+
+
+def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:
+    """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
+    per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
+    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
+    cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
+    # Per directed pair, the sums referenced to T0 are rescaled once to its latest time.
+    directed, parts = directed_pairs_sql(params)
     affinity = " + ".join(f"COALESCE({part}, 0::float8)" for part in parts)
     scaled = ", ".join(
         [f"({affinity}) * sc AS affinity"]
@@ -166,14 +181,7 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
             "pairs",
             f"""CREATE UNLOGGED TABLE {t.pair} AS
                 WITH directed AS (
-                    SELECT i.brand_id AS b, i.actor_id AS s, i.target_id AS g,
-                           max({dated}) AS last, {", ".join(sums)}
-                      FROM {ITAB} i
-                      JOIN {type_lookup_sql(params, "k")} ON k.type = i.type
-                     WHERE i.brand_id = ANY(%(brands)s::bigint[])
-                       AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
-                       AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
-                     GROUP BY 1, 2, 3
+                    {directed}
                 ), state AS (
                     SELECT b, s, g, last, {scaled}
                       FROM (SELECT directed.*, {rescale_sql("last", params)} AS sc
