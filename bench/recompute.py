@@ -206,25 +206,15 @@ def write_floor(brand_id: int) -> tuple[float, int]:
     with transaction.atomic(), connection.cursor() as cur:
         recompute._transaction_settings(cur)
         constraints, indexes = recompute._schema_of(cur, TTAB)
-        cur.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [TTAB])
-        (reloptions,) = cur.fetchone()
-        storage = f" WITH ({', '.join(reloptions)})" if reloptions else ""
         t = time.perf_counter()
-        cur.execute(
-            f"""CREATE TABLE _bench_copy (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING CONSTRAINTS
-                                         INCLUDING STORAGE){storage}"""
-        )
+        cur.execute(recompute.tie_table_like_sql(cur, "_bench_copy"))
         cur.execute(
             f"INSERT INTO _bench_copy SELECT * FROM {TTAB} WHERE brand_id = %s",
             [brand_id],
         )
         rows = cur.rowcount
-        for name, kind, definition in constraints:
-            if kind != "f":
-                cur.execute(f"ALTER TABLE _bench_copy ADD CONSTRAINT {name}_bc {definition}")
-        for _, definition in indexes:
-            using = definition[definition.index(" USING ") :]
-            cur.execute(f"CREATE INDEX ON _bench_copy{using}")
+        for _, sql in recompute.index_steps_sql("_bench_copy", constraints, indexes):
+            cur.execute(sql)
         seconds = time.perf_counter() - t
         transaction.set_rollback(True)
     return seconds, rows

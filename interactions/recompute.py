@@ -383,7 +383,6 @@ def _args(brands: list[int], as_of: datetime, now: datetime, params: TieParams) 
         "now": now,
         "as_of": as_of,
         "t0": as_of.timestamp(),
-        "weighted": weighted_types(params),
         "q": params.kappa_percentile / 100.0,
     }
 
@@ -471,6 +470,33 @@ def _schema_of(cursor, table: str) -> tuple[list[tuple[str, str, str]], list[tup
     return constraints, cursor.fetchall()
 
 
+def tie_table_like_sql(cursor, new: str) -> str:
+    """``CREATE TABLE new`` like the tie table, without its indexes, foreign keys or rows,
+    with its storage parameters (the fillfactor that keeps worker updates HOT), which
+    ``LIKE`` omits."""
+    cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [TTAB])
+    (reloptions,) = cursor.fetchone()
+    storage = f" WITH ({', '.join(reloptions)})" if reloptions else ""
+    return f"""CREATE TABLE {new} (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING IDENTITY
+                                   INCLUDING CONSTRAINTS INCLUDING STORAGE){storage}"""
+
+
+def index_steps_sql(
+    new: str, constraints: list[tuple[str, str, str]], indexes: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """(name, statement) giving ``new`` the constraints other than foreign keys and the
+    indexes of `_schema_of`, under temporary names (`_new_name`)."""
+    steps = [
+        (name, f"ALTER TABLE {new} ADD CONSTRAINT {_new_name(name)} {definition}")
+        for name, kind, definition in constraints
+        if kind != "f"
+    ]
+    for name, definition in indexes:
+        using = definition[definition.index(" USING ") :]
+        steps.append((name, f"CREATE INDEX {_new_name(name)} ON {new}{using}"))
+    return steps
+
+
 def ties_recompute_all(
     *,
     as_of: datetime | None = None,
@@ -530,29 +556,17 @@ def ties_recompute_all(
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
         constraints, indexes = _schema_of(cursor, TTAB)
-        # Storage parameters (the fillfactor that keeps worker updates HOT): LIKE omits them.
-        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [TTAB])
-        (reloptions,) = cursor.fetchone()
-        storage = f" WITH ({', '.join(reloptions)})" if reloptions else ""
         step(
             "build",
-            f"""CREATE TABLE {new} (LIKE {TTAB} INCLUDING DEFAULTS INCLUDING IDENTITY
-                                   INCLUDING CONSTRAINTS INCLUDING STORAGE){storage};
+            f"""{tie_table_like_sql(cursor, new)};
                 INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
             args,
         )
         cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
         kept = dict(cursor.fetchall())
         cursor.execute(f"DROP TABLE {work.all}")
-        for name, kind, definition in constraints:
-            if kind != "f":
-                step(
-                    f"index {name}",
-                    f"ALTER TABLE {new} ADD CONSTRAINT {_new_name(name)} {definition}",
-                )
-        for name, definition in indexes:
-            using = definition[definition.index(" USING ") :]
-            step(f"index {name}", f"CREATE INDEX {_new_name(name)} ON {new}{using}")
+        for name, sql in index_steps_sql(new, constraints, indexes):
+            step(f"index {name}", sql)
         # The swap: ACCESS EXCLUSIVE from the start (a weaker lock upgraded for the DROP
         # would deadlock with a transaction that read the table and then writes a flag);
         # readers and writers wait from here until the commit. Deferred foreign key checks
