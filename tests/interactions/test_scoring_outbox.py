@@ -352,26 +352,32 @@ def test_recomputes_of_two_brands_run_at_once_and_leave_no_work_tables():
     assert work_tables() == []
 
 
-def mute_from_another_connection(brand, event_id: str, actor, target, errors: list) -> None:
-    """Ingest ``actor`` muting ``target`` (meant for a thread of its own: its own connection,
-    closed after); an error is appended to ``errors``."""
-    try:
-        ingest(
-            brand,
-            [
-                {
-                    "event_id": event_id,
-                    "type": "mute_author",
-                    "actor": actor.pk,
-                    "target": target.pk,
-                    "occurred_at": timezone.now().isoformat(),
-                }
-            ],
-        )
-    except BaseException as exc:  # reported by the caller
-        errors.append(exc)
-    finally:
-        connections.close_all()
+def mute_in_a_thread(brand, event_id: str, actor, target, errors: list) -> threading.Thread:
+    """Start a thread that ingests ``actor`` muting ``target`` on a connection of its own
+    (closed after); an error is appended to ``errors``."""
+
+    def mute() -> None:
+        try:
+            ingest(
+                brand,
+                [
+                    {
+                        "event_id": event_id,
+                        "type": "mute_author",
+                        "actor": actor.pk,
+                        "target": target.pk,
+                        "occurred_at": timezone.now().isoformat(),
+                    }
+                ],
+            )
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=mute)
+    thread.start()
+    return thread
 
 
 def waiting_on_a_lock(timeout: float = 10.0, backends: int = 1) -> bool:
@@ -392,22 +398,15 @@ def test_swap_keeps_flags_set_while_building_and_while_swapping():
     worlds = two_brands()
     brand, people = worlds[0]
     errors: list[BaseException] = []
-
-    def flag(event_id: str, actor, target):
-        mute_from_another_connection(brand, event_id, actor, target, errors)
-
     blocked: list[threading.Thread] = []
 
     def on_step(name: str) -> None:
         if name == "build":
             # another request commits a flag while the new table is being built
-            thread = threading.Thread(target=flag, args=("mute-1", people[2], people[0]))
-            thread.start()
-            thread.join()
+            mute_in_a_thread(brand, "mute-1", people[2], people[0], errors).join()
         elif name == "swap: flags":
             # and another one tries while the old table is locked for the swap: it waits
-            thread = threading.Thread(target=flag, args=("mute-2", people[0], people[3]))
-            thread.start()
+            thread = mute_in_a_thread(brand, "mute-2", people[0], people[3], errors)
             assert waiting_on_a_lock()
             blocked.append(thread)
 
@@ -429,10 +428,6 @@ def test_brand_recompute_keeps_flags_written_while_it_runs():
     worlds = two_brands()
     brand, people = worlds[0]
     errors: list[BaseException] = []
-
-    def mute(event_id: str, actor, target):
-        mute_from_another_connection(brand, event_id, actor, target, errors)
-
     blocked: list[threading.Thread] = []
 
     def progress(name: str, seconds: float, rows: int) -> None:
@@ -442,9 +437,7 @@ def test_brand_recompute_keeps_flags_written_while_it_runs():
                 ("mute-1", people[1], people[0]),
                 ("mute-2", people[0], people[3]),
             ):
-                thread = threading.Thread(target=mute, args=(event_id, actor, target))
-                thread.start()
-                blocked.append(thread)
+                blocked.append(mute_in_a_thread(brand, event_id, actor, target, errors))
                 assert waiting_on_a_lock(backends=len(blocked))
 
     before = Tie.objects.get(source=people[1], target=people[0])
