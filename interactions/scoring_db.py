@@ -31,7 +31,7 @@ from django.utils import timezone
 from customers.models import Friendship
 
 from .models import Interaction, ScoringPending, Tie, TieStats
-from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams
+from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams, saturation_scale
 
 logger = logging.getLogger(__name__)
 
@@ -132,15 +132,21 @@ def intensity_sql(a_uv: str, a_vu: str, params: TieParams) -> str:
 
 
 def strength_sql(intensity: str, friend_days: str, jaccard: str, kappa: str, p: TieParams) -> str:
-    """scoring.strength in SQL; ``kappa`` is clamped to ``kappa_min`` here."""
+    """scoring.strength in SQL: 1 − (1 + c·E/κ)^(−p), E = I·(1 + β_D·D)·(1 + β_M·J);
+    ``kappa`` is clamped to ``kappa_min`` here."""
     kap = f"GREATEST({kappa}, {_f(p.kappa_min)})"
     # exp() arguments are capped at 700 (e^−700 ≈ 1e-304): PostgreSQL raises on underflow.
-    i_arg = f"LEAST(GREATEST({intensity}, 0::float8) / {kap}, 700::float8)"
     d_arg = f"LEAST(GREATEST({friend_days}, 0::float8) / {_f(p.duration_scale_days)}, 700::float8)"
-    i_term = f"{_f(p.w_intensity)} * (1 - exp(-{i_arg}))"
-    d_term = f"{_f(p.w_duration)} * (1 - exp(-{d_arg}))"
-    m_term = f"{_f(p.w_mutual)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8)"
-    return f"LEAST(GREATEST({i_term} + {d_term} + {m_term}, 0::float8), 1::float8)"
+    d_factor = f"(1::float8 + {_f(p.duration_weight)} * (1::float8 - exp(-{d_arg})))"
+    m_factor = (
+        f"(1::float8 + {_f(p.mutual_weight)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8))"
+    )
+    evidence = f"(GREATEST({intensity}, 0::float8) * {d_factor} * {m_factor})"
+    scale = _f(saturation_scale(p))
+    total = (
+        f"1::float8 - power(1::float8 + {scale} * {evidence} / {kap}, {_f(-p.saturation_power)})"
+    )
+    return f"LEAST(GREATEST({total}, 0::float8), 1::float8)"
 
 
 def value_at_sql(affinity: str, last_at: str, as_of: str, params: TieParams) -> str:
