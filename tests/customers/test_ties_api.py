@@ -69,6 +69,7 @@ def test_ties_strongest_first_with_components_and_flags(staff_client, customer, 
     intensity = 2.5 * (0.8 + 0.2 / 1.5)
     assert parts["intensity"] == pytest.approx(intensity, abs=1e-3)
     assert parts["kappa"] == 2.0
+
     # strength = 1 − 1/√(1 + 3E/κ), E = I·duration factor·mutual factor, attributed in order
     def saturated(evidence):
         return 1 - 1 / math.sqrt(1 + 3 * evidence / 2)
