@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -105,6 +105,25 @@ class TieParams:
         raw.update(overrides or {})
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def key(self) -> tuple:
+        """A hashable identity of every parameter (brands with equal keys score alike)."""
+        return tuple(
+            tuple(sorted(value.items())) if isinstance(value, Mapping) else value
+            for value in (getattr(self, name) for name in self.__dataclass_fields__)
+        )
+
+    def for_brand(
+        self, *, weights: Mapping[str, float], duration_weight: float, mutual_weight: float
+    ) -> TieParams:
+        """These parameters with a brand's fitted type weights (merged over these) and term
+        weights (`interactions.models.TieModel`)."""
+        return replace(
+            self,
+            weights={**self.weights, **weights},
+            duration_weight=duration_weight,
+            mutual_weight=mutual_weight,
+        )
 
     @property
     def half_life_seconds(self) -> float:
