@@ -602,4 +602,4 @@ def tie_model_reset(*, brand_id: int, recompute: bool = True) -> bool:
 def _queue_recompute(brand_id: int) -> None:
     from .tasks import recompute_ties
 
-    transaction.on_commit(partial(recompute_ties.delay, brand_id))
+    transaction.on_commit(partial(recompute_ties.delay, brand_id=brand_id))
