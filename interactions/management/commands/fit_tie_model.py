@@ -115,10 +115,11 @@ class Command(BaseCommand):
         out(f"{'weight':<18}{'default':>10}{'fitted':>10}{'coef':>12}")
         for name in fit.weights:
             coef = fit.coefficients.get(name, math.nan)
+            shown = "-" if math.isnan(coef) else f"{coef:.4f}"
             note = "  (too few pairs: default)" if name in fit.kept_default else ""
             out(
                 f"{name:<18}{fit.defaults.weights.get(name, 0.0):>10.3f}"
-                f"{fit.weights[name]:>10.3f}{coef:>12.4f}{note}"
+                f"{fit.weights[name]:>10.3f}{shown:>12}{note}"
             )
         terms = fit.term_coefficients
         out(
