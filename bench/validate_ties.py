@@ -20,6 +20,10 @@ grid. Also: a calibration table (pooled strength deciles → observed rate of me
 and the top-decile distinguishability check (pairs of the top intensity decile whose
 evidence differs by > 1% but whose strengths round to the same 4 digits).
 
+Also a labelled task, reported and not judged: every pair that met, scored from the whole
+log, labelled by whether the two share a group (the class of a pupil, the ward role —
+administration, doctor, nurse, patient — in the hospital).
+
 Verdict (issue 13), on the judged unit: on every data set strength AUC ≥ raw count and ≥ the
 decayed sum; pooled strength AUC ≥ raw count + 0.03. ``--check`` exits 1 when it fails.
 
@@ -92,6 +96,19 @@ def read_contacts(name: str) -> list[tuple[int, str, str]]:
             rows.append((int(t), min(i, j), max(i, j)))
     rows.sort()
     return rows
+
+
+def read_groups(name: str) -> dict[str, str]:
+    """Each person's group as the log labels it: the class of a pupil or student (schools),
+    the role — administration, doctor, nurse, patient — on the hospital ward."""
+    with zipfile.ZipFile(wheel_path()) as wheel:
+        text = wheel.read(f"{DATA_PREFIX}{name}.csv").decode()
+    groups: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip():
+            _, i, j, group_i, group_j, *_ = line.split("\t")
+            groups[i], groups[j] = group_i.strip(), group_j.strip()
+    return groups
 
 
 def episodes(rows: Sequence[tuple[int, str, str]], gap: int) -> list[tuple[int, str, str]]:
@@ -537,6 +554,45 @@ def print_summary(cases: list[Case]) -> bool:
     return ok
 
 
+LABELLED_KEYS = (STRENGTH, OLD, COUNT, DECAYED, "component: Jaccard alone")
+
+
+def print_labelled(args, params: scoring.TieParams) -> None:
+    """The labelled task (reported, not judged): at the end of each log, every pair that met
+    is scored from the whole log (first unit), and the label is whether the two belong to the
+    same group (class or ward role) — the social structure the contacts come from."""
+    unit = args.units[0]
+    print(f"\n### Labelled: same class / same role, whole log (unit: {unit}; not judged)\n")
+    print(
+        "| data set | pairs (same group) | "
+        + " | ".join(f"{k} AUC / AP" for k in LABELLED_KEYS)
+        + " |"
+    )
+    print("|---|---|" + "---|" * len(LABELLED_KEYS))
+    pooled: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for name in args.datasets:
+        records = read_contacts(name)
+        rows = records if unit == "record" else episodes(records, args.episode_gap)
+        times = [t for t, _, _ in records]
+        whole = Periods("whole log", [times[0], times[-1] + 1], times[-1] + 2)
+        (task,) = tasks(rows, whole, [MODEL_HALF_LIFE_HOURS])
+        groups = read_groups(name)
+        task.seen = sorted(set(task.snap.counts))
+        task.met = {pair for pair in task.seen if groups[pair[0]] == groups[pair[1]]}
+        every = scorers(task, params, MODEL_HALF_LIFE_HOURS)
+        cells = []
+        for key in LABELLED_KEYS:
+            a, p = metrics(task, every[key])
+            pooled[key].append((a, p))
+            cells.append(f"{a:.3f} / {p:.3f}")
+        print(f"| {name} | {len(task.seen)} ({len(task.met)}) | " + " | ".join(cells) + " |")
+    cells = [
+        f"**{mean(a for a, _ in pooled[k]):.3f} / {mean(p for _, p in pooled[k]):.3f}**"
+        for k in LABELLED_KEYS
+    ]
+    print("| pooled (mean of the data sets) | | " + " | ".join(cells) + " |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -567,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             cases.append(run_case(name, label, rows, periods, args.half_lives, params))
     ok = print_summary(cases)
+    print_labelled(args, params)
     if args.details:
         for case in cases:
             print_case(case)
