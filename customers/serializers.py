@@ -178,11 +178,20 @@ class TieComponentsSerializer(serializers.Serializer):
     reciprocity = serializers.FloatField(help_text="0.8 + 0.2·min/max of the two affinities.")
     intensity = serializers.FloatField(help_text="(A_out + A_in)·reciprocity.")
     kappa = serializers.FloatField(help_text="The brand's κ (75th percentile of intensity).")
-    intensity_term = serializers.FloatField(help_text="0.75·(1 − e^(−I/κ)).")
+    intensity_term = serializers.FloatField(
+        help_text="Strength of the interactions alone: 1 − (1 + c·I/κ)^(−p) (½ at I = κ)."
+    )
     friend_days = serializers.FloatField(help_text="Days of the current friendship (0: none).")
-    duration_term = serializers.FloatField(help_text="0.15·(1 − e^(−days/180)).")
+    duration_factor = serializers.FloatField(
+        help_text="1 + DURATION_WEIGHT·(1 − e^(−days/DURATION_SCALE_DAYS)): scales I."
+    )
+    duration_term = serializers.FloatField(help_text="What the friendship's duration adds.")
     jaccard = serializers.FloatField(help_text="Jaccard of the two friend sets.")
-    mutual_term = serializers.FloatField(help_text="0.10·Jaccard.")
+    mutual_factor = serializers.FloatField(help_text="1 + MUTUAL_WEIGHT·Jaccard: scales I.")
+    mutual_term = serializers.FloatField(help_text="What mutual friends add.")
+    evidence = serializers.FloatField(
+        help_text="E = I·duration_factor·mutual_factor; strength = 1 − (1 + c·E/κ)^(−p)."
+    )
     by_type = serializers.DictField(
         child=serializers.FloatField(), help_text="Affinity by interaction type, both ways."
     )

@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework.exceptions import APIException
 
-from campaigns.admin import BrandScopedAdmin
+from campaigns.admin import BrandScopedAdmin, ReadOnlyScopedAdmin
 from customers import selectors as customer_selectors
 from customers.models import Customer
 from customers.services import advocate_promote
@@ -21,7 +21,7 @@ from scrm.api.pagination import Keyset
 from scrm.tenancy.models import ROLE_RANK, Brand, Membership, Role
 
 from . import selectors
-from .models import Interaction, Tie
+from .models import Interaction, Tie, TieModel
 from .tasks import recompute_ties
 
 INSIGHTS_ROWS = 50
@@ -37,6 +37,32 @@ class InteractionAdmin(BrandScopedAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TieModel)
+class TieModelAdmin(ReadOnlyScopedAdmin):
+    """A brand's fitted tie parameters (``manage.py fit_tie_model``; ``--reset`` goes back to
+    the settings): type weights, term weights and the held-out AUCs that let them in."""
+
+    list_display = [
+        "brand",
+        "held_out_auc",
+        "default_auc",
+        "duration_weight",
+        "mutual_weight",
+        "pairs",
+        "fitted_at",
+    ]
+    readonly_fields = [
+        "brand",
+        "weights",
+        "duration_weight",
+        "mutual_weight",
+        "held_out_auc",
+        "default_auc",
+        "pairs",
+        "fitted_at",
+    ]
 
 
 @admin.register(Tie)

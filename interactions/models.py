@@ -224,3 +224,31 @@ class TieStats(models.Model):
 
     def __str__(self) -> str:
         return f"tie stats brand={self.brand_id} κ={self.kappa:.3f}"
+
+
+class TieModel(models.Model):
+    """A brand's own tie parameters, fitted from its outcomes by ``manage.py fit_tie_model``
+    and stored only when they beat the defaults on held-out pairs. They replace, for that
+    brand only, the interaction-type weights and the two term weights of ``SCRM_TIES``
+    (`interactions.selectors.tie_params_for_brand`); no row: the settings."""
+
+    id = models.BigAutoField(primary_key=True)
+    brand = models.OneToOneField("tenancy.Brand", on_delete=models.CASCADE, related_name="+")
+    weights = models.JSONField(help_text="Weight of one interaction of each type.")
+    duration_weight = models.FloatField()
+    mutual_weight = models.FloatField()
+    held_out_auc = models.FloatField(help_text="AUC of the fitted parameters on held-out pairs.")
+    default_auc = models.FloatField(help_text="AUC of the defaults on the same pairs.")
+    pairs = models.IntegerField(default=0, help_text="Pairs the fit saw (train + held out).")
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_weight__gte=0) & Q(mutual_weight__gte=0),
+                name="tie_model_term_weights_nonneg",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"tie model brand={self.brand_id} AUC {self.held_out_auc:.3f}"

@@ -47,6 +47,7 @@ from .scoring_db import (
     _f,
     intensity_sql,
     lock_brand_exclusive,
+    params_groups,
     referenced_sql,
     rescale_sql,
     seconds_between,
@@ -56,6 +57,7 @@ from .scoring_db import (
     value_at_sql,
     weighted_types,
 )
+from .selectors import tie_params_for_brand
 
 Progress = Callable[[str, float, int], None]
 
@@ -87,10 +89,13 @@ class WorkTables:
     mutual: str
 
     @classmethod
-    def of_backend(cls, cursor) -> WorkTables:
+    def of_backend(cls, cursor, group: int = 0) -> WorkTables:
+        """The tables of this backend (``group``: of its n-th group of brands scored with
+        the same parameters, in an all-brands recompute)."""
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-        return cls(*(f"_rc{pid}_{name}" for name in ("pair", "kappa", "adj", "deg", "mutual")))
+        tag = f"{pid}g{group}" if group else f"{pid}"
+        return cls(*(f"_rc{tag}_{name}" for name in ("pair", "kappa", "adj", "deg", "mutual")))
 
     @property
     def all(self) -> str:
@@ -413,8 +418,9 @@ def ties_recompute(
     params: TieParams | None = None,
     progress: Progress | None = None,
 ) -> RecomputeReport:
-    """Rebuild one brand's ties from its whole log; one transaction (see the module doc)."""
-    params = params or TieParams.from_settings()
+    """Rebuild one brand's ties from its whole log; one transaction (see the module doc).
+    With the brand's own parameters (`selectors.tie_params_for_brand`) unless ``params``."""
+    params = params or tie_params_for_brand(brand_id=brand_id)
     started = time.perf_counter()
     now = timezone.now()
     as_of = as_of or now
@@ -516,9 +522,9 @@ def ties_recompute_all(
     so the model and later migrations see the same schema (its storage parameters, such as
     the fillfactor, are the old table's from the start). Foreign
     keys are added ``NOT VALID`` in the swap and validated after the commit (a scan that
-    blocks nobody). Ids of tie rows are not kept: nothing refers to them.
+    blocks nobody). Ids of tie rows are not kept: nothing refers to them. Each brand is
+    scored with its own parameters unless ``params`` is given (then every brand).
     """
-    params = params or TieParams.from_settings()
     started = time.perf_counter()
     now = timezone.now()
     as_of = as_of or now
@@ -526,7 +532,6 @@ def ties_recompute_all(
     if not brands:
         return []
     total = RecomputeReport(brand_id=0)
-    args = _args(brands, as_of, now, params)
     new, old = _new_name(TTAB), _suffixed(TTAB, OLD_SUFFIX)
     flags = ", ".join(FLAG_COLUMNS)
     has_flag = " OR ".join(f"{c} IS NOT NULL" for c in FLAG_COLUMNS)
@@ -549,22 +554,29 @@ def ties_recompute_all(
         for brand_id in brands:
             lock_brand_exclusive(cursor, brand_id)
         _note(total, progress, "lock", step_started, 0)
-        work = WorkTables.of_backend(cursor)
-        pair_steps, strength = _pair_steps_sql(params, work)
-        _run(cursor, pair_steps, args, total, progress)
-        kappas = _kappas(cursor, work)
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
         constraints, indexes = _schema_of(cursor, TTAB)
-        step(
-            "build",
-            f"""{tie_table_like_sql(cursor, new)};
-                INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
-            args,
-        )
-        cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
-        kept = dict(cursor.fetchall())
-        cursor.execute(f"DROP TABLE {work.all}")
+        kappas: dict[int, tuple[float, int]] = {}
+        kept: dict[int, int] = {}
+        # Brands scored with the same parameters are built together (usually all of them);
+        # a brand with fitted parameters (TieModel) is a group of its own.
+        for group, (group_params, group_brands) in enumerate(params_groups(brands, params)):
+            group_args = _args(group_brands, as_of, now, group_params)
+            work = WorkTables.of_backend(cursor, group)
+            pair_steps, strength = _pair_steps_sql(group_params, work)
+            _run(cursor, pair_steps, group_args, total, progress)
+            kappas |= _kappas(cursor, work)
+            create = f"{tie_table_like_sql(cursor, new)};" if group == 0 else ""
+            step(
+                "build",
+                f"""{create}
+                    INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
+                group_args,
+            )
+            cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
+            kept |= dict(cursor.fetchall())
+            cursor.execute(f"DROP TABLE {work.all}")
         for name, sql in index_steps_sql(new, constraints, indexes):
             step(f"index {name}", sql)
         # The swap: ACCESS EXCLUSIVE from the start (a weaker lock upgraded for the DROP
@@ -626,7 +638,7 @@ def ties_recompute_all(
         seconds = time.perf_counter() - started
         reports = []
         for brand_id in brands:
-            kappa, active = kappas.get(brand_id, (params.kappa_default, 0))
+            kappa, active = kappas.get(brand_id, (TieParams.from_settings().kappa_default, 0))
             report = RecomputeReport(
                 brand_id=brand_id,
                 kappa=kappa,

@@ -31,7 +31,7 @@ from django.utils import timezone
 from customers.models import Friendship
 
 from .models import Interaction, ScoringPending, Tie, TieStats
-from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams
+from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams, saturation_scale
 
 logger = logging.getLogger(__name__)
 
@@ -132,15 +132,21 @@ def intensity_sql(a_uv: str, a_vu: str, params: TieParams) -> str:
 
 
 def strength_sql(intensity: str, friend_days: str, jaccard: str, kappa: str, p: TieParams) -> str:
-    """scoring.strength in SQL; ``kappa`` is clamped to ``kappa_min`` here."""
+    """scoring.strength in SQL: 1 − (1 + c·E/κ)^(−p), E = I·(1 + β_D·D)·(1 + β_M·J);
+    ``kappa`` is clamped to ``kappa_min`` here."""
     kap = f"GREATEST({kappa}, {_f(p.kappa_min)})"
     # exp() arguments are capped at 700 (e^−700 ≈ 1e-304): PostgreSQL raises on underflow.
-    i_arg = f"LEAST(GREATEST({intensity}, 0::float8) / {kap}, 700::float8)"
     d_arg = f"LEAST(GREATEST({friend_days}, 0::float8) / {_f(p.duration_scale_days)}, 700::float8)"
-    i_term = f"{_f(p.w_intensity)} * (1 - exp(-{i_arg}))"
-    d_term = f"{_f(p.w_duration)} * (1 - exp(-{d_arg}))"
-    m_term = f"{_f(p.w_mutual)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8)"
-    return f"LEAST(GREATEST({i_term} + {d_term} + {m_term}, 0::float8), 1::float8)"
+    d_factor = f"(1::float8 + {_f(p.duration_weight)} * (1::float8 - exp(-{d_arg})))"
+    m_factor = (
+        f"(1::float8 + {_f(p.mutual_weight)} * LEAST(GREATEST({jaccard}, 0::float8), 1::float8))"
+    )
+    evidence = f"(GREATEST({intensity}, 0::float8) * {d_factor} * {m_factor})"
+    scale = _f(saturation_scale(p))
+    total = (
+        f"1::float8 - power(1::float8 + {scale} * {evidence} / {kap}, {_f(-p.saturation_power)})"
+    )
+    return f"LEAST(GREATEST({total}, 0::float8), 1::float8)"
 
 
 def value_at_sql(affinity: str, last_at: str, as_of: str, params: TieParams) -> str:
@@ -387,8 +393,10 @@ def ties_score_batch(
     call waits for the first one left (at most ``SCORING_LOCK_TIMEOUT_MS``, then the error
     is raised and the task retried; partitions already done stay committed). Ids no longer
     pending (a re-delivered batch) or unknown are ignored.
+
+    Each brand is scored with its own parameters (`selectors.tie_params_by_brand`: the
+    settings, or its fitted `TieModel`) unless ``params`` is given (then every brand).
     """
-    params = params or TieParams.from_settings()
     ids = sorted({int(i) for i in interaction_ids})
     if not ids:
         return BatchResult(0, 0)
@@ -416,7 +424,7 @@ def _score_partition(
     parts: int,
     fill_to: int,
     as_of: datetime | None,
-    params: TieParams,
+    params: TieParams | None,
     *,
     wait: bool,
 ) -> BatchResult | None:
@@ -475,23 +483,42 @@ def _score_partition(
             )
             if not cursor.fetchone()[0]:
                 return None
-        cursor.execute(
-            _batch_sql(params),
-            {
-                "now": now,
-                "as_of": as_of,
-                "t0": as_of.timestamp(),
-                "ids": ids,
-                "brands": brands,
-                "part": part,
-                "parts": parts,
-                "fill": max(0, int(fill_to) - own),
-            },
-            binary=True,
-            prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed
-        )
-        claimed, pairs = cursor.fetchone()
+        claimed = pairs = 0
+        # Brands scored with the same parameters share one statement (usually all of them).
+        for group_params, group in params_groups(brands, params):
+            cursor.execute(
+                _batch_sql(group_params),
+                {
+                    "now": now,
+                    "as_of": as_of,
+                    "t0": as_of.timestamp(),
+                    "ids": ids,
+                    "brands": group,
+                    "part": part,
+                    "parts": parts,
+                    "fill": max(0, int(fill_to) - own),
+                },
+                binary=True,
+                prepare=True,  # planning the statement costs ~10 ms; its plan shape is fixed
+            )
+            group_claimed, group_pairs = cursor.fetchone()
+            claimed, pairs = claimed + group_claimed, pairs + group_pairs
     return BatchResult(claimed, pairs)
+
+
+def params_groups(
+    brands: Sequence[int], params: TieParams | None = None
+) -> list[tuple[TieParams, list[int]]]:
+    """The brands grouped by the parameters they are scored with (``params`` for all when
+    given, else each brand's own: `selectors.tie_params_by_brand`), in brand order."""
+    from .selectors import tie_params_by_brand
+
+    if params is not None:
+        return [(params, sorted(brands))]
+    groups: dict[tuple, tuple[TieParams, list[int]]] = {}
+    for brand_id, brand_params in sorted(tie_params_by_brand(brand_ids=list(brands)).items()):
+        groups.setdefault(brand_params.key(), (brand_params, []))[1].append(brand_id)
+    return list(groups.values())
 
 
 def ties_score_unscored(

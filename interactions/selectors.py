@@ -14,7 +14,7 @@ from customers.models import Customer, Friendship
 from scrm.tenancy.services import Caller
 
 from . import scoring
-from .models import Interaction, Tie, TieStats
+from .models import Interaction, Tie, TieModel, TieStats
 
 COUNTED_TYPES = ("view", "click", "like", "unlike", "comment", "reply", "forward")
 
@@ -105,6 +105,34 @@ def tie_partners(*, customer: Customer) -> QuerySet[Customer]:
     )
 
 
+def tie_params_by_brand(
+    *, brand_ids: list[int], base: scoring.TieParams | None = None
+) -> dict[int, scoring.TieParams]:
+    """The tie parameters each brand is scored with: ``base`` (the settings) with the brand's
+    fitted `TieModel` when it has one. One query."""
+    base = base or scoring.TieParams.from_settings()
+    fitted = {m.brand_id: m for m in TieModel.objects.filter(brand_id__in=list(brand_ids))}
+    out = {}
+    for brand_id in brand_ids:
+        model = fitted.get(brand_id)
+        out[brand_id] = (
+            base
+            if model is None
+            else base.for_brand(
+                weights=model.weights,
+                duration_weight=model.duration_weight,
+                mutual_weight=model.mutual_weight,
+            )
+        )
+    return out
+
+
+def tie_params_for_brand(
+    *, brand_id: int, base: scoring.TieParams | None = None
+) -> scoring.TieParams:
+    return tie_params_by_brand(brand_ids=[brand_id], base=base)[brand_id]
+
+
 def tie_kappa(*, brand_id: int, params: scoring.TieParams | None = None) -> float:
     params = params or scoring.TieParams.from_settings()
     kappa = TieStats.objects.filter(brand_id=brand_id).values_list("kappa", flat=True).first()
@@ -128,7 +156,7 @@ def ties_explain(
     """For each partner (in order): stored ``strength``, its parts decayed to ``now``
     (`scoring.explain`) and the flags of both directions. Three queries for any page size."""
     now = now or timezone.now()
-    params = scoring.TieParams.from_settings()
+    params = tie_params_for_brand(brand_id=customer.brand_id)
     ids = [partner.pk for partner in partners]
     rows = Tie.objects.filter(
         Q(source_id=customer.pk, target_id__in=ids) | Q(target_id=customer.pk, source_id__in=ids)

@@ -24,7 +24,8 @@ from campaigns.models import Delivery, Post
 from customers.models import Customer, Friendship
 from scrm.tenancy.services import Caller
 
-from .models import NEGATIVE_TYPES, Interaction, InteractionType, Tie
+from .models import NEGATIVE_TYPES, Interaction, InteractionType, Tie, TieModel
+from .scoring import TieParams
 from .scoring_db import scoring_pending_add
 
 logger = logging.getLogger(__name__)
@@ -547,3 +548,58 @@ def scoring_hand_off(*, interaction_ids: list[int]) -> int:
         score_batch.delay(interaction_ids[start : start + chunk])
         tasks += 1
     return tasks
+
+
+# --- per-brand tie parameters ---------------------------------------------------------------
+
+
+@transaction.atomic
+def tie_model_save(
+    *,
+    brand_id: int,
+    weights: dict[str, float],
+    duration_weight: float,
+    mutual_weight: float,
+    held_out_auc: float,
+    default_auc: float,
+    pairs: int,
+    recompute: bool = True,
+) -> TieModel:
+    """Store a brand's fitted tie parameters (validated as `scoring.TieParams`) and, with
+    ``recompute``, queue a full recompute of that brand after the commit: stored strengths
+    change only through the scoring workers, and a new weight applies to the whole log."""
+    base = TieParams.from_settings()
+    base.for_brand(  # raises ValueError naming the field on nonsense
+        weights=weights, duration_weight=duration_weight, mutual_weight=mutual_weight
+    )
+    model, _ = TieModel.objects.update_or_create(
+        brand_id=brand_id,
+        defaults={
+            "weights": {name: float(value) for name, value in weights.items()},
+            "duration_weight": float(duration_weight),
+            "mutual_weight": float(mutual_weight),
+            "held_out_auc": float(held_out_auc),
+            "default_auc": float(default_auc),
+            "pairs": int(pairs),
+            "fitted_at": timezone.now(),
+        },
+    )
+    if recompute:
+        _queue_recompute(brand_id)
+    return model
+
+
+@transaction.atomic
+def tie_model_reset(*, brand_id: int, recompute: bool = True) -> bool:
+    """Back to the settings' parameters for the brand; queues its recompute when it had
+    parameters of its own (answers whether it had)."""
+    deleted, _ = TieModel.objects.filter(brand_id=brand_id).delete()
+    if deleted and recompute:
+        _queue_recompute(brand_id)
+    return bool(deleted)
+
+
+def _queue_recompute(brand_id: int) -> None:
+    from .tasks import recompute_ties
+
+    transaction.on_commit(partial(recompute_ties.delay, brand_id=brand_id))

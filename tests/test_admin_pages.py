@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.services.conversions import conversion_record
-from interactions.services import interactions_ingest
+from interactions.services import interactions_ingest, tie_model_save
 from scrm.tenancy.models import Role
 from tests.campaigns.factories import EnrollmentFactory
 from tests.conftest import admin_client_for
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def populate(brand) -> None:
     """One row or more in every model: graph, post, deliveries, interactions, ties, policy,
-    campaign, enrollment and a conversion."""
+    campaign, enrollment, a conversion and fitted tie parameters."""
     author, friends = author_with_friends(brand, 3)
     post = published_post(author, text="hello")
     interactions_ingest(
@@ -46,6 +46,16 @@ def populate(brand) -> None:
         currency="CNY",
         buyer_id=friends[1].pk,
         referral_code=enrollment.code,
+    )
+    tie_model_save(
+        brand_id=brand.pk,
+        weights={"like": 2.0, "message": 1.0},
+        duration_weight=0.5,
+        mutual_weight=2.0,
+        held_out_auc=0.71,
+        default_auc=0.69,
+        pairs=120,
+        recompute=False,
     )
 
 

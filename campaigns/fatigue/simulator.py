@@ -561,11 +561,12 @@ class _Sim:
             else tp.kappa_default
         )
         days = self.tie_days0 + t / DAY_S
-        s = (
-            tp.w_intensity * (1 - np.exp(-intensity / kappa))
-            + tp.w_duration * (1 - np.exp(-days / tp.duration_scale_days))
-            + tp.w_mutual * np.clip(self.tie_jaccard, 0.0, 1.0)
+        d_factor = 1 + tp.duration_weight * (
+            1 - np.exp(-np.minimum(np.maximum(days, 0.0) / tp.duration_scale_days, 700.0))
         )
+        m_factor = 1 + tp.mutual_weight * np.clip(self.tie_jaccard, 0.0, 1.0)
+        evidence = intensity * d_factor * m_factor
+        s = 1 - (1 + scoring.saturation_scale(tp) * evidence / kappa) ** (-tp.saturation_power)
         self.strength = np.clip(s, 0.0, 1.0)
 
     def _event(self, tie: int, direction: int, kind: str, at: datetime, t: float) -> None:

@@ -291,11 +291,13 @@ SCRM_TIES = {
         "purchase": env.float("SCRM_TIE_WEIGHT_PURCHASE", default=5.0),
     },
     "HALF_LIFE_DAYS": env.float("SCRM_TIE_HALF_LIFE_DAYS", default=14.0),
-    # strength = W_INTENSITY*(1-e^(-I/kappa)) + W_DURATION*(1-e^(-days/DURATION_SCALE_DAYS))
-    #            + W_MUTUAL*Jaccard; the three weights sum to 1.
-    "W_INTENSITY": env.float("SCRM_TIE_W_INTENSITY", default=0.75),
-    "W_DURATION": env.float("SCRM_TIE_W_DURATION", default=0.15),
-    "W_MUTUAL": env.float("SCRM_TIE_W_MUTUAL", default=0.10),
+    # strength = 1 - (1 + c*E/kappa)^(-SATURATION_POWER), c = 2^(1/SATURATION_POWER) - 1
+    # (strength 1/2 at E = kappa), evidence
+    # E = I * (1 + DURATION_WEIGHT*(1-e^(-days/DURATION_SCALE_DAYS))) * (1 + MUTUAL_WEIGHT*Jaccard).
+    # A brand's fitted weights (manage.py fit_tie_model) replace WEIGHTS and the two term weights.
+    "DURATION_WEIGHT": env.float("SCRM_TIE_DURATION_WEIGHT", default=0.25),
+    "MUTUAL_WEIGHT": env.float("SCRM_TIE_MUTUAL_WEIGHT", default=4.0),
+    "SATURATION_POWER": env.float("SCRM_TIE_SATURATION_POWER", default=0.5),
     "DURATION_SCALE_DAYS": env.float("SCRM_TIE_DURATION_SCALE_DAYS", default=180.0),
     # Reciprocity factor = FLOOR + (1-FLOOR)*min/max.
     "RECIPROCITY_FLOOR": env.float("SCRM_TIE_RECIPROCITY_FLOOR", default=0.8),

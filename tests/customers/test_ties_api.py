@@ -69,11 +69,24 @@ def test_ties_strongest_first_with_components_and_flags(staff_client, customer, 
     intensity = 2.5 * (0.8 + 0.2 / 1.5)
     assert parts["intensity"] == pytest.approx(intensity, abs=1e-3)
     assert parts["kappa"] == 2.0
-    assert parts["intensity_term"] == pytest.approx(0.75 * (1 - math.exp(-intensity / 2)), 1e-3)
+
+    # strength = 1 − 1/√(1 + 3E/κ), E = I·duration factor·mutual factor, attributed in order
+    def saturated(evidence):
+        return 1 - 1 / math.sqrt(1 + 3 * evidence / 2)
+
+    duration = 1 + 0.25 * (1 - math.exp(-10 / 180))
+    assert parts["intensity_term"] == pytest.approx(saturated(intensity), abs=1e-3)
     assert parts["friend_days"] == pytest.approx(10, abs=1e-3)
-    assert parts["duration_term"] == pytest.approx(0.15 * (1 - math.exp(-10 / 180)), abs=1e-4)
+    assert parts["duration_factor"] == pytest.approx(duration, abs=1e-4)
+    assert parts["duration_term"] == pytest.approx(
+        saturated(intensity * duration) - saturated(intensity), abs=1e-3
+    )
     assert parts["jaccard"] == 0.25
-    assert parts["mutual_term"] == pytest.approx(0.025)
+    assert parts["mutual_factor"] == pytest.approx(2.0)
+    assert parts["evidence"] == pytest.approx(intensity * duration * 2.0, abs=1e-3)
+    assert parts["mutual_term"] == pytest.approx(
+        saturated(intensity * duration * 2) - saturated(intensity * duration), abs=1e-3
+    )
     assert parts["strength_now"] == pytest.approx(
         parts["intensity_term"] + parts["duration_term"] + parts["mutual_term"], abs=1e-3
     )

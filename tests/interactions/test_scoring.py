@@ -119,11 +119,49 @@ def test_reciprocity_and_intensity_by_hand():
     assert scoring.intensity(0.0, 0.0) == 0.0
 
 
+def strength(i: float, days: float = 0.0, jac: float = 0.0, kappa: float = 2.0, **kw) -> float:
+    params = TieParams(**kw) if kw else scoring.DEFAULT_PARAMS
+    return scoring.strength(
+        intensity_value=i, friend_days=days, jaccard_value=jac, kappa=kappa, params=params
+    )
+
+
 def test_strength_by_hand():
-    # given I = κ, 180 days of friendship, half of their friends in common
-    value = scoring.strength(intensity_value=2.0, friend_days=180, jaccard_value=0.5, kappa=2.0)
-    # then 0.75(1 - 1/e) + 0.15(1 - 1/e) + 0.05
-    assert value == pytest.approx(0.9 * (1 - math.exp(-1)) + 0.05)
+    # given no friendship and no mutual friends, strength = 1 − 1/√(1 + 3·I/κ)
+    # then a tie with I = κ is worth ½, I = 5κ ¾, I = 0 nothing
+    assert strength(2.0) == pytest.approx(0.5)
+    assert strength(10.0) == pytest.approx(0.75)
+    assert strength(0.0) == 0.0
+    # given I = κ, 180 days of friendship, half of their friends in common:
+    # E = I·(1 + 0.25·(1 − 1/e))·(1 + 4·0.5) = 2·1.15803·3, strength = 1 − 1/√(1 + 3·E/2)
+    duration = 1 + 0.25 * (1 - math.exp(-1))
+    assert duration == pytest.approx(1.158030, abs=1e-6)
+    assert strength(2.0, 180, 0.5) == pytest.approx(1 - 1 / math.sqrt(1 + 9 * duration))
+    assert strength(2.0, 180, 0.5) == pytest.approx(0.704114, abs=1e-6)
+    # and without interactions neither duration nor mutual friends make a tie
+    assert strength(0.0, 3650, 1.0) == 0.0
+
+
+def test_strength_with_other_parameters_by_hand():
+    # given p = 1 (c = 1): strength = E/(κ + E); no term weights: E = I
+    assert strength(6.0, 400, 0.9, saturation_power=1.0, duration_weight=0, mutual_weight=0) == (
+        pytest.approx(0.75)
+    )
+    # and mutual friends as evidence: Jaccard ⅓ with weight 3 doubles E
+    assert strength(1.0, jac=1 / 3, saturation_power=1.0, mutual_weight=3.0) == (
+        pytest.approx(2 / 4)
+    )
+
+
+def test_terms_attribute_the_strength_in_order():
+    # given I = κ, 180 days, Jaccard ½ (the example above)
+    i_term, d_term, m_term, total = scoring._terms(2.0, 180, 0.5, 2.0, scoring.DEFAULT_PARAMS)
+    # then interactions alone give ½, the duration and mutual friends add what they add
+    assert i_term == pytest.approx(0.5)
+    duration = 1 + 0.25 * (1 - math.exp(-1))
+    assert d_term == pytest.approx(1 - 1 / math.sqrt(1 + 3 * duration) - 0.5)
+    assert i_term + d_term + m_term == pytest.approx(total)
+    assert min(i_term, d_term, m_term) >= 0
 
 
 def test_jaccard_excludes_the_pair_itself():
@@ -191,8 +229,12 @@ def test_parameters_come_from_settings_and_are_validated(settings):
     # and nonsense is refused with the field named
     with pytest.raises(ValueError, match="half_life_days"):
         TieParams(half_life_days=0)
-    with pytest.raises(ValueError, match="w_intensity"):
-        TieParams(w_intensity=0.9)
+    with pytest.raises(ValueError, match="mutual_weight"):
+        TieParams(mutual_weight=-1.0)
+    with pytest.raises(ValueError, match="saturation_power"):
+        TieParams(saturation_power=1.5)
+    with pytest.raises(ValueError, match="reciprocity_floor"):
+        TieParams(reciprocity_floor=0.4)
     with pytest.raises(ValueError, match=r"weights\.like"):
         TieParams(weights={"like": -1.0})
 

@@ -21,7 +21,8 @@ from interactions.models import Interaction, ScoringPending, Tie, TieStats
 from interactions.recompute import ties_recompute
 from interactions.scoring import Event, TieParams
 from interactions.scoring_db import tie_stats_refresh_kappa, ties_score_batch
-from interactions.services import interactions_ingest
+from interactions.selectors import tie_params_for_brand
+from interactions.services import interactions_ingest, tie_model_save
 from interactions.tasks import score_batch
 from tests.factories import BrandFactory, CustomerFactory
 from tests.graph import befriend, published_post, staff_caller
@@ -423,7 +424,28 @@ def event_streams():
     return st.lists(one, min_size=1, max_size=40)
 
 
-def expected_states(created: list[dict]) -> dict:
+# A brand's fitted parameters (TieModel): other type weights (view weighs, reply less than a
+# like) and other term weights.
+FITTED = {
+    "weights": {
+        "view": 0.3,
+        "click": 0.0,
+        "like": 2.5,
+        "comment": 1.0,
+        "reply": 0.5,
+        "message": 4.0,
+        "forward": 0.7,
+        "purchase": 9.0,
+    },
+    "duration_weight": 1.5,
+    "mutual_weight": 0.5,
+    "held_out_auc": 0.7,
+    "default_auc": 0.6,
+    "pairs": 100,
+}
+
+
+def expected_states(created: list[dict], params: TieParams = PARAMS) -> dict:
     """from_events per directed pair, deriving each unlike's like from the stream itself."""
     in_force: dict[tuple[int, int], datetime] = {}
     by_pair: dict[tuple[int, int], list[Event]] = {}
@@ -436,7 +458,7 @@ def expected_states(created: list[dict]) -> dict:
         elif body["type"] == "unlike":
             cancels = in_force.pop((actor, body["post"]))
         by_pair.setdefault((actor, target), []).append(Event(body["type"], at, cancels))
-    states = {pair: scoring.from_events(events, PARAMS) for pair, events in by_pair.items()}
+    states = {pair: scoring.from_events(events, params) for pair, events in by_pair.items()}
     return {pair: state for pair, state in states.items() if state.last_at is not None}
 
 
@@ -445,11 +467,17 @@ def expected_states(created: list[dict]) -> dict:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(stream=event_streams(), seed=st.integers(0, 2**32 - 1))
-def test_incremental_equals_recompute_equals_from_events(stream, seed):
-    # given a brand of 4 friends and a random stream ingested in a few requests
+@given(stream=event_streams(), seed=st.integers(0, 2**32 - 1), fitted=st.booleans())
+def test_incremental_equals_recompute_equals_from_events(stream, seed, fitted):
+    # given a brand of 4 friends (with fitted parameters of its own, or the settings') and a
+    # random stream ingested in a few requests
     rng = random.Random(seed)
     world = World(4)
+    params = PARAMS
+    if fitted:
+        tie_model_save(brand_id=world.brand.pk, **FITTED, recompute=False)
+        params = tie_params_for_brand(brand_id=world.brand.pk)
+        assert params.key() != PARAMS.key()
     ref = timezone.now().replace(microsecond=0)
     bodies = []
     likes: list[tuple[int, int]] = []
@@ -487,7 +515,7 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed):
     incremental = world.ties()
 
     # then every directed pair equals from_events of its stream
-    expected = expected_states(created)
+    expected = expected_states(created, params)
     for (source, target), state in expected.items():
         tie = incremental[(source, target)]
         assert tie.last_event_at == state.last_at
@@ -510,11 +538,11 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed):
         lo, hi = min(key), max(key)
         out = incremental.get((lo, hi))
         back = incremental.get((hi, lo))
-        a_out = scoring.value_at(expected.get((lo, hi), scoring.PairState()), ref, PARAMS)
-        a_in = scoring.value_at(expected.get((hi, lo), scoring.PairState()), ref, PARAMS)
+        a_out = scoring.value_at(expected.get((lo, hi), scoring.PairState()), ref, params)
+        a_in = scoring.value_at(expected.get((hi, lo), scoring.PairState()), ref, params)
         since = friends.get((lo, hi))
         days = 0.0 if since is None else (ref - since).total_seconds() / 86400
-        return out, back, scoring.intensity(a_out, a_in, PARAMS), days
+        return out, back, scoring.intensity(a_out, a_in, params), days
 
     for key in {(min(k), max(k)) for k in expected}:
         out, back, i_value, days = inputs(key)
@@ -522,8 +550,8 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed):
             intensity_value=i_value,
             friend_days=days,
             jaccard_value=0.0,
-            kappa=PARAMS.kappa_default,
-            params=PARAMS,
+            kappa=params.kappa_default,
+            params=params,
         )
         assert math.isclose(out.strength, want, abs_tol=1e-9)
         assert back.strength == out.strength
@@ -547,7 +575,7 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed):
     # and κ and strengths follow scoring.kappa_from / scoring.strength with Jaccard
     pairs = {(min(k), max(k)) for k in expected}
     intensities = [inputs(key)[2] for key in pairs]
-    kappa = scoring.kappa_from(intensities, PARAMS)
+    kappa = scoring.kappa_from(intensities, params)
     assert math.isclose(report.kappa, kappa, rel_tol=1e-9)
     adjacency: dict[int, set[int]] = {}
     for lo, hi in friends:
@@ -561,7 +589,7 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed):
             friend_days=days,
             jaccard_value=jac,
             kappa=kappa,
-            params=PARAMS,
+            params=params,
         )
         tie = recomputed[key]
         assert math.isclose(tie.mutual_jaccard, jac, abs_tol=1e-12)

@@ -80,7 +80,10 @@ class Command(BaseCommand):
             brand = Brand.objects.filter(slug=options["brand"]).first()
             if brand is None:
                 raise CommandError(f"No brand {options['brand']!r} (run seed_demo first).")
+            from interactions.selectors import tie_params_for_brand
+
             network = network_from_brand(brand)
+            tie_params = tie_params_for_brand(brand_id=brand.pk)  # its fitted model, if any
             source = f"brand {brand.slug!r}"
         else:
             from campaigns.fatigue.simnet import network_generated
@@ -89,11 +92,14 @@ class Command(BaseCommand):
             if customers < 10:
                 raise CommandError("--customers must be at least 10.")
             network = network_generated(customers, seed=options["seed"])
+            tie_params = None
             source = f"{customers} generated customers"
         if network.advocates.size + int(network.brand_account.sum()) == 0:
             raise CommandError(f"{source} has no advocates and no brand accounts: no senders.")
 
-        comparison = simulator.compare(network, policy, weeks=weeks, seed=options["seed"])
+        comparison = simulator.compare(
+            network, policy, weeks=weeks, seed=options["seed"], tie_params=tie_params
+        )
         changed = {k: v for k, v in policy.as_dict().items() if base.as_dict().get(k) != v}
         title = (
             f"{source}: {network.n} people, {comparison.senders} senders, {weeks} weeks, "
