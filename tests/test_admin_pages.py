@@ -10,7 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.services.conversions import conversion_record
+from customers.services import customer_consent_set
 from interactions.services import interactions_ingest
+from privacy.audit import Actor
+from privacy.services import erasure_request
 from scrm.tenancy.models import Role
 from tests.campaigns.factories import EnrollmentFactory
 from tests.conftest import admin_client_for
@@ -22,7 +25,8 @@ pytestmark = pytest.mark.django_db
 
 def populate(brand) -> None:
     """One row or more in every model: graph, post, deliveries, interactions, ties, policy,
-    campaign, enrollment and a conversion."""
+    campaign, enrollment, a conversion, a consent change (and its audit entry) and an erasure
+    request (queued, not run)."""
     author, friends = author_with_friends(brand, 3)
     post = published_post(author, text="hello")
     interactions_ingest(
@@ -47,6 +51,10 @@ def populate(brand) -> None:
         buyer_id=friends[1].pk,
         referral_code=enrollment.code,
     )
+    customer_consent_set(
+        customer=friends[2], purpose="mass_messages", granted=False, source="mini_program"
+    )
+    erasure_request(customer=friends[2], actor=Actor.system())
 
 
 def admin_urls(model_admin) -> list[str]:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "customers",
     "interactions",
     "campaigns",
+    "privacy",
 ]
 
 MIDDLEWARE = [
