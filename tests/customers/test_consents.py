@@ -24,6 +24,7 @@ from tests.campaigns.factories import PostFactory
 from tests.conftest import customer_client_for
 from tests.factories import CustomerFactory
 from tests.graph import author_with_friends, befriend, customer_caller, set_policy, staff_caller
+from tests.ties_helpers import tie_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +258,18 @@ def test_ties_api_of_a_customer_without_profiling_is_empty(brand, staff_client):
     )
     assert staff_client.get(f"/api/v1/customers/{alice.pk}/ties/").json()["results"] == []
     assert staff_client.get(f"/api/v1/customers/{bob.pk}/ties/").json()["results"] == []
+
+
+def test_koc_discovery_leaves_out_customers_without_profiling(brand, staff_client):
+    alice, bob, carol = CustomerFactory.create_batch(3, brand=brand)
+    befriend(bob, [alice, carol])
+    tie_pair(alice, bob, 0.6)
+    tie_pair(bob, carol, 0.4)
+
+    def candidates() -> set[int]:
+        response = staff_client.get("/api/v1/advocates/candidates/")
+        return {row["customer"] for row in response.json()["results"]}
+
+    assert alice.pk in candidates()
+    withdraw(alice, "profiling")
+    assert alice.pk not in candidates() and bob.pk in candidates()
