@@ -128,7 +128,9 @@ def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
                  AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
                  AND NOT {profiling_withheld_sql("i.actor_id", "i.target_id")}
                GROUP BY 1, 2, 3"""  # noqa: S608
-    return sql, parts
+    from privacy.retention import with_folded  # raw events folded by the retention policy
+
+    return with_folded(sql, parts, params), parts
 
 
 def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:

@@ -1,14 +1,17 @@
-"""Admin: the audit trail (owners, read only, never editable or deletable) and erasure
-requests (read only; requests are made through the API)."""
+"""Admin: the audit trail (owners, read only, never editable or deletable), erasure
+requests (read only; requests are made through the API) and retention policies."""
 
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 
 from scrm.tenancy.admin_scoping import BrandScopedAdminMixin, ScopedBrandFilter
 from scrm.tenancy.models import Role
 
-from .models import AuditEntry, ErasureRequest
+from .models import AuditEntry, ErasureRequest, RetentionPolicy
+from .retention import retention_policy_set
 
 
 class ReadOnlyAdminMixin:
@@ -72,3 +75,37 @@ class ErasureRequestAdmin(ReadOnlyAdminMixin, BrandScopedAdminMixin, admin.Model
     ]
     ordering = ["-id"]
     actions = None
+
+
+class RetentionPolicyForm(forms.ModelForm):
+    class Meta:
+        model = RetentionPolicy
+        fields = ["brand", "raw_interaction_days"]
+
+    def clean_raw_interaction_days(self):
+        days = self.cleaned_data.get("raw_interaction_days")
+        minimum = settings.SCRM["RETENTION_MIN_DAYS"]
+        if days is not None and days < minimum:
+            raise forms.ValidationError(f"At least {minimum} days, or empty to keep everything.")
+        return days
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(BrandScopedAdminMixin, admin.ModelAdmin):
+    """A brand's retention period for raw interactions (owners change it)."""
+
+    view_role = Role.MANAGER
+    add_role = Role.OWNER
+    change_role = Role.OWNER
+    delete_role = Role.OWNER
+    form = RetentionPolicyForm
+    list_display = ["brand", "raw_interaction_days", "last_folded_at", "updated_at"]
+    list_filter = [ScopedBrandFilter]
+    readonly_fields = ["last_folded_at", "last_fold", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        saved = retention_policy_set(
+            brand=form.cleaned_data["brand"] if not change else obj.brand,
+            raw_interaction_days=form.cleaned_data.get("raw_interaction_days"),
+        )
+        obj.pk = saved.pk

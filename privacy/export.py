@@ -106,6 +106,18 @@ SECTIONS: tuple[Section, ...] = (
         "advocate__customer_id",
         "orders credited to this customer as advocate",
     ),
+    Section(
+        "folded_interactions_as_source",
+        "privacy.FoldedPair",
+        "source_id",
+        "raw events older than the retention period, folded per pair",
+    ),
+    Section(
+        "folded_interactions_as_target",
+        "privacy.FoldedPair",
+        "target_id",
+        "raw events aimed at this customer, folded per pair",
+    ),
     Section("erasure_requests", "privacy.ErasureRequest", "customer_id", "erasure requests"),
     Section(
         "access_log",

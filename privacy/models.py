@@ -104,3 +104,79 @@ class ErasureRequest(BrandScopedModel):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} of customer {self.customer_id} ({self.status})"
+
+
+# --- Retention ------------------------------------------------------------------------------
+
+
+class RetentionPolicy(models.Model):
+    """A brand's retention period for raw interactions (``None``: keep them all).
+
+    A periodic task folds older events into `FoldedPair` aggregates, which the full
+    recompute reads alongside the log, and deletes them (`privacy.retention`)."""
+
+    brand = models.OneToOneField(
+        "tenancy.Brand", on_delete=models.CASCADE, related_name="retention_policy"
+    )
+    raw_interaction_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Raw interactions older than this many days are folded into per-pair "
+        "aggregates and deleted. Empty: keep every raw interaction.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    last_folded_at = models.DateTimeField(null=True, blank=True)
+    last_fold = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        days = self.raw_interaction_days
+        return f"retention of brand {self.brand_id}: {'keep' if days is None else f'{days} d'}"
+
+
+# The interaction types whose decayed sums a FoldedPair keeps (the weighted ones: every type
+# but the negative signals, whose flags live on the tie rows).
+FOLDED_TYPES = (
+    "view",
+    "click",
+    "like",
+    "unlike",
+    "comment",
+    "reply",
+    "forward",
+    "message",
+    "purchase",
+)
+
+
+class FoldedPair(BrandScopedModel):
+    """Folded raw interactions of one directed pair ``source → target``: per type the sum of
+    2^((t − ref_at)/H) over the folded events (t: occurred_at; an unlike: the like it takes
+    back), so that weights apply at recompute time; ``last_at`` is their latest time."""
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    ref_at = models.DateTimeField()
+    last_at = models.DateTimeField(null=True, blank=True)
+    events = models.BigIntegerField(default=0, help_text="Raw events folded in (all types).")
+    d_view = models.FloatField(default=0.0)
+    d_click = models.FloatField(default=0.0)
+    d_like = models.FloatField(default=0.0)
+    d_unlike = models.FloatField(default=0.0)
+    d_comment = models.FloatField(default=0.0)
+    d_reply = models.FloatField(default=0.0)
+    d_forward = models.FloatField(default=0.0)
+    d_message = models.FloatField(default=0.0)
+    d_purchase = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="folded_source_target"),
+        ]
+        indexes = [models.Index(fields=["brand", "source"], name="folded_brand_source")]
+
+    def __str__(self) -> str:
+        return f"folded {self.source_id}→{self.target_id} ({self.events} events)"

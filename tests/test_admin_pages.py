@@ -13,6 +13,7 @@ from campaigns.services.conversions import conversion_record
 from customers.services import customer_consent_set
 from interactions.services import interactions_ingest
 from privacy.audit import Actor
+from privacy.retention import retention_policy_set
 from privacy.services import erasure_request
 from scrm.tenancy.models import Role
 from tests.campaigns.factories import EnrollmentFactory
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 def populate(brand) -> None:
     """One row or more in every model: graph, post, deliveries, interactions, ties, policy,
     campaign, enrollment, a conversion, a consent change (and its audit entry) and an erasure
-    request (queued, not run)."""
+    request (queued, not run) and a retention policy."""
     author, friends = author_with_friends(brand, 3)
     post = published_post(author, text="hello")
     interactions_ingest(
@@ -55,6 +56,7 @@ def populate(brand) -> None:
         customer=friends[2], purpose="mass_messages", granted=False, source="mini_program"
     )
     erasure_request(customer=friends[2], actor=Actor.system())
+    retention_policy_set(brand=brand, raw_interaction_days=365)
 
 
 def admin_urls(model_admin) -> list[str]:
