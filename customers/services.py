@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from privacy.audit import Actor, AuditAction, audit_record
+from privacy.audit import Actor, AuditAction, audit_record, audit_record_many
 from scrm.api.errors import Conflict
 
 from .models import (
@@ -185,6 +185,50 @@ def _consent_history_add(
         },
     )
     return record
+
+
+@transaction.atomic
+def consents_record_imported(*, brand_id: int, changes: dict[str, bool], actor: Actor) -> int:
+    """CSV import: the commercial-posts consent of these customers (by external id) changed;
+    one history row and one audit entry each, written in bulk."""
+    ids = dict(
+        Customer.objects.filter(brand_id=brand_id, external_id__in=list(changes)).values_list(
+            "external_id", "pk"
+        )
+    )
+    now = timezone.now()
+    records = ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            brand_id=brand_id,
+            customer_id=ids[external_id],
+            purpose=ConsentPurpose.COMMERCIAL_POSTS,
+            granted=granted,
+            source=ConsentSource.IMPORT,
+            recorded_at=now,
+            recorded_by_id=actor.user_id,
+            recorded_by_label=actor.label,
+        )
+        for external_id, granted in changes.items()
+        if external_id in ids
+    )
+    audit_record_many(
+        brand_id=brand_id,
+        action=AuditAction.CONSENT_CHANGE,
+        actor=actor,
+        entries=[
+            (
+                record.customer_id,
+                {
+                    "purpose": record.purpose,
+                    "granted": record.granted,
+                    "source": record.source,
+                    "record": record.pk,
+                },
+            )
+            for record in records
+        ],
+    )
+    return len(records)
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import AuditAction, AuditEntry
 
-__all__ = ["Actor", "AuditAction", "audit_record"]
+__all__ = ["Actor", "AuditAction", "audit_record", "audit_record_many"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,22 @@ def audit_record(
         actor_label=actor.label[:150],
         details=details or {},
     )
+
+
+def audit_record_many(
+    *, brand_id: int, action: str, actor: Actor, entries: list[tuple[int | None, dict]]
+) -> int:
+    """Append one entry per ``(customer_id, details)``, in bulk (imports)."""
+    rows = AuditEntry.objects.bulk_create(
+        AuditEntry(
+            brand_id=brand_id,
+            action=action,
+            customer_id=customer_id,
+            actor_kind=actor.kind,
+            actor_user_id=actor.user_id,
+            actor_label=actor.label[:150],
+            details=details,
+        )
+        for customer_id, details in entries
+    )
+    return len(rows)
