@@ -12,9 +12,10 @@ from django.utils import timezone
 from campaigns.services.conversions import conversions_erase_buyer
 from campaigns.services.fatigue_live import counters_forget
 from campaigns.services.posts import posts_erase_author
-from customers.models import Customer
+from customers.models import Customer, CustomerKind
 from customers.services import customer_erase_personal
 from interactions.services import interactions_anonymise, scoring_lock_brand, ties_forget
+from scrm.api.errors import Conflict
 
 from .audit import Actor, audit_record
 from .models import OPEN_ERASURE, AuditAction, ErasureRequest, ErasureStatus
@@ -29,6 +30,8 @@ def erasure_request(
     """Queue the erasure of a customer. Idempotent: an open request, or the one that already
     erased the customer, is answered instead of a new one. Returns ``(request, created)``."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.kind == CustomerKind.BRAND_ACCOUNT:
+        raise Conflict("A brand account is the brand's own account, not a person: not erased.")
     existing = (
         ErasureRequest.objects.filter(customer=customer, status__in=OPEN_ERASURE).first()
         if customer.erased_at is None

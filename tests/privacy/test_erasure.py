@@ -85,6 +85,14 @@ def test_erase_roles_and_tenancy(brand, other_brand, customer):
     assert stranger.get(url).status_code == 404
     assert not ErasureRequest.objects.exists()
 
+    # a brand account is not a person: 409
+    account = CustomerFactory(brand=brand, kind="brand_account")
+    refused = staff_client_for(brand, Role.MANAGER).post(
+        f"/api/v1/customers/{account.pk}/erase/", {}, format="json"
+    )
+    assert refused.status_code == 409
+    assert not ErasureRequest.objects.exists()
+
     # the customer's own request is queued like a manager's
     own = customer_client_for(customer).post(url, {}, format="json")
     assert own.status_code == 202
