@@ -15,6 +15,7 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from rest_framework.exceptions import APIException
 
 from interactions.admin import CustomerTiesPanelMixin
+from privacy.audit import Actor, AuditAction, audit_record
 from scrm.tenancy.admin import copy_into
 from scrm.tenancy.admin_scoping import BrandScopedAdminMixin, ScopedBrandFilter
 from scrm.tenancy.models import Brand, Role
@@ -23,6 +24,8 @@ from . import services
 from .models import (
     Advocate,
     AdvocateStatus,
+    ConsentRecord,
+    ConsentSource,
     Customer,
     CustomerKind,
     Friendship,
@@ -128,6 +131,25 @@ class CustomerConfirmImportForm(ConfirmImportForm):
     brand = forms.ModelChoiceField(queryset=Brand.objects.none(), widget=forms.HiddenInput)
 
 
+class ConsentHistoryInline(admin.TabularInline):
+    """Consent per purpose, newest first: read only (changes go through the API or the
+    customer's form, each recorded with source and text version)."""
+
+    model = ConsentRecord
+    extra = 0
+    can_delete = False
+    ordering = ["-recorded_at", "-pk"]
+    fields = ["purpose", "granted", "source", "text_version", "recorded_at", "recorded_by_label"]
+    readonly_fields = fields
+    verbose_name_plural = "consent history"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Customer)
 class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportModelAdmin):
     view_role = Role.ANALYST
@@ -136,6 +158,7 @@ class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportM
     delete_role = Role.MANAGER
 
     form = CustomerForm
+    inlines = [ConsentHistoryInline]
     list_display = [
         "display_name",
         "external_id",
@@ -160,7 +183,15 @@ class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportM
     list_select_related = ["brand"]
     search_fields = ["display_name", "external_id", "=phone"]
     search_help_text = "Display name or external id contains; or a full phone number."
-    readonly_fields = ["friend_count", "consent_updated_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "consent_mass_messages",
+        "consent_profiling",
+        "friend_count",
+        "consent_updated_at",
+        "erased_at",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["promote_to_advocate"]
     show_full_result_count = False
     ordering = ["-pk"]
@@ -201,6 +232,21 @@ class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportM
 
     # --- writes go through the services ---------------------------------------------------------
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The change form shows the phone unmasked: a GET of it is audited."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            customer = self.get_queryset(request).filter(pk=object_id).first()
+            if customer is not None and customer.phone:
+                audit_record(
+                    brand_id=customer.brand_id,
+                    action=AuditAction.PHONE_READ,
+                    customer_id=customer.pk,
+                    actor=Actor.of_user(request.user),
+                    details={"via": "admin"},
+                )
+        return response
+
     def save_model(self, request, obj, form, change):
         fields = {
             name: form.cleaned_data[name]
@@ -209,9 +255,19 @@ class CustomerAdmin(CustomerTiesPanelMixin, BrandScopedAdminMixin, ImportExportM
         }
         if change:
             current = Customer.objects.get(pk=obj.pk)
-            saved = services.customer_update(customer=current, **fields)
+            saved = services.customer_update(
+                customer=current,
+                actor=Actor.of_user(request.user),
+                consent_source=ConsentSource.STAFF,
+                **fields,
+            )
         else:
-            saved = services.customer_create(brand_id=form.cleaned_data["brand"].pk, **fields)
+            saved = services.customer_create(
+                brand_id=form.cleaned_data["brand"].pk,
+                actor=Actor.of_user(request.user),
+                consent_source=ConsentSource.STAFF,
+                **fields,
+            )
         copy_into(obj, saved)
 
     def get_deleted_objects(self, objs, request):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -12,16 +13,26 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import selectors as interaction_selectors
+from privacy import export as privacy_export
+from privacy import selectors as privacy_selectors
+from privacy import services as privacy_services
+from privacy.audit import Actor, AuditAction, audit_record
+from privacy.serializers import (
+    ConsentChangeSerializer,
+    ConsentRecordSerializer,
+    ErasureCreateSerializer,
+    ErasureRequestSerializer,
+)
 from scrm.api.filters import query_params_check
 from scrm.api.pagination import CursorPagination, KeysetPagination
-from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_ONLY
+from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_AND_CUSTOMER, STAFF_ONLY
 from scrm.api.throttling import CallerScopedRateThrottle
 from scrm.tenancy.models import Role
 from scrm.tenancy.services import customer_token_issue
 
 from . import selectors, services
 from .filters import AdvocateFilter, CustomerFilter, FriendshipFilter
-from .models import Advocate, Customer, Friendship
+from .models import Advocate, ConsentRecord, ConsentSource, Customer, Friendship
 from .serializers import (
     AdvocateCreateSerializer,
     AdvocateSerializer,
@@ -67,8 +78,10 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         "create": STAFF_AND_APP,
         "partial_update": STAFF_AND_APP,
         "destroy": STAFF_AND_APP,
+        "export": STAFF_AND_CUSTOMER,
+        "erase": STAFF_AND_CUSTOMER,
     }
-    action_roles = {"destroy": Role.MANAGER}
+    action_roles = {"destroy": Role.MANAGER, "export": Role.MANAGER, "erase": Role.MANAGER}
     serializer_class = CustomerSerializer
     queryset = Customer.objects.none()  # for the schema only; get_queryset scopes by brand
     filterset_class = CustomerFilter
@@ -87,7 +100,9 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incoming = CustomerCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         customer = services.customer_create(
-            brand_id=request.auth.brand_id, **incoming.validated_data
+            brand_id=request.auth.brand_id,
+            actor=Actor.of_caller(request.auth),
+            **incoming.validated_data,
         )
         customer = self.get_queryset().get(pk=customer.pk)
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
@@ -97,8 +112,20 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         customer = self.get_object()
         incoming = CustomerUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        services.customer_update(customer=customer, **incoming.validated_data)
-        return Response(CustomerSerializer(self.get_queryset().get(pk=customer.pk)).data)
+        services.customer_update(
+            customer=customer, actor=Actor.of_caller(request.auth), **incoming.validated_data
+        )
+        customer = self.get_queryset().get(pk=customer.pk)
+        if "phone" not in incoming.validated_data:
+            _audit_phone_read(request, customer)
+        return Response(CustomerSerializer(customer).data)
+
+    def retrieve(self, request, pk=None):
+        """One customer, with the phone unmasked (each read by staff or an app key is
+        audited)."""
+        customer = self.get_object()
+        _audit_phone_read(request, customer)
+        return Response(CustomerSerializer(customer).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
@@ -140,6 +167,127 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         page = self.paginate_queryset(interaction_selectors.tie_partners(customer=customer))
         results = interaction_selectors.ties_explain(customer=customer, partners=list(page))
         return self.get_paginated_response(TieSerializer(results, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=ConsentRecordSerializer(many=True),
+        summary="Consent history of the customer, newest first",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ConsentChangeSerializer,
+        responses={201: ConsentRecordSerializer},
+        summary="Record a grant or withdrawal of one purpose",
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None)
+    def consents(self, request, pk=None):
+        """Consent per purpose — `commercial_posts` (the customer's `marketing_consent`),
+        `mass_messages`, `profiling` — with its history: each grant or withdrawal with source,
+        time and the version of the consent text. A customer token acts on its own record
+        (source `customer`). Withdrawing `profiling` removes the customer's tie scores."""
+        customer = self.get_object()
+        if request.method == "GET":
+            query_params_check(request)
+            queryset = ConsentRecord.objects.filter(customer=customer)
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(ConsentRecordSerializer(page, many=True).data)
+        incoming = ConsentChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        caller = request.auth
+        if caller.is_customer:
+            source = ConsentSource.CUSTOMER
+        else:
+            default = ConsentSource.MINI_PROGRAM if caller.kind == "app" else ConsentSource.STAFF
+            source = data.get("source", default)
+        record = services.customer_consent_set(
+            customer=customer,
+            purpose=data["purpose"],
+            granted=data["granted"],
+            source=source,
+            text_version=data.get("text_version", ""),
+            at=data.get("recorded_at"),
+            actor=Actor.of_caller(caller),
+        )
+        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="One JSON document: the profile and a list per section "
+                "(consent history, friendships, interactions as actor and as target, ties, "
+                "posts, deliveries, enrollments, conversions, erasure requests, access log).",
+            )
+        },
+        summary="Export everything held about the customer",
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def export(self, request, pk=None):
+        """Everything held about the customer as one JSON document, streamed (staff managers
+        and owners; a customer token: its own). Each export is audited."""
+        query_params_check(request)
+        customer = self.get_object()
+        audit_record(
+            brand_id=customer.brand_id,
+            action=AuditAction.EXPORT,
+            customer_id=customer.pk,
+            actor=Actor.of_caller(request.auth),
+        )
+        response = StreamingHttpResponse(
+            privacy_export.export_stream(customer=customer), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        methods=["GET"],
+        responses=ErasureRequestSerializer(many=True),
+        summary="The customer's erasure requests, newest first, with their progress",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ErasureCreateSerializer,
+        responses={202: ErasureRequestSerializer, 200: ErasureRequestSerializer},
+        summary="Request erasure of the customer's personal data",
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None)
+    def erase(self, request, pk=None):
+        """Erasure (staff managers and owners; a customer token: its own): queued to a worker
+        that removes or pseudonymises the personal data and keeps the aggregates. Answers 202
+        with the request; asking again answers the open (or finished) request with 200.
+        GET lists the requests, newest first, with status and progress."""
+        customer = self.get_object()
+        if request.method == "GET":
+            query_params_check(request)
+            page = self.paginate_queryset(privacy_selectors.erasure_list(customer=customer))
+            return self.get_paginated_response(ErasureRequestSerializer(page, many=True).data)
+        incoming = ErasureCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        erasure, created = privacy_services.erasure_request(
+            customer=customer,
+            actor=Actor.of_caller(request.auth),
+            reason=incoming.validated_data.get("reason", ""),
+        )
+        return Response(
+            ErasureRequestSerializer(erasure).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )
+
+
+def _audit_phone_read(request, customer: Customer) -> None:
+    """A single customer's phone is shown unmasked: the read is audited (not the customer's
+    own)."""
+    caller = request.auth
+    if not customer.phone or (caller.is_customer and caller.customer_id == customer.pk):
+        return
+    audit_record(
+        brand_id=customer.brand_id,
+        action=AuditAction.PHONE_READ,
+        customer_id=customer.pk,
+        actor=Actor.of_caller(caller),
+    )
 
 
 class FriendshipViewSet(

@@ -45,8 +45,26 @@ class Customer(BrandScopedModel):
     source_channel = models.CharField(
         max_length=16, choices=SourceChannel.choices, default=SourceChannel.OTHER
     )
-    marketing_consent = models.BooleanField(default=True)
+    # Consent per purpose (current state; history in ConsentRecord). ``marketing_consent``
+    # is the purpose "commercial posts from advocates" (the field predates the split; its
+    # name is kept for API clients). Defaults: granted (opt-out), as before the split.
+    marketing_consent = models.BooleanField(
+        default=True, help_text="Consent to commercial posts (advocates' and brand accounts')."
+    )
+    consent_mass_messages = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Consent to the brand's mass messages (brand accounts' posts).",
+    )
+    consent_profiling = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Consent to profiling: tie strength is computed for this person.",
+    )
     consent_updated_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="Personal data erased (the row is a pseudonym)."
+    )
     friend_count = models.PositiveIntegerField(
         default=0, help_text="Current (not ended) friendships; kept by the friendship services."
     )
@@ -83,6 +101,73 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 6:
         return "*" * (len(phone) - 2) + phone[-2:]
     return phone[: len(phone) - 8] + "****" + phone[-4:]
+
+
+class ConsentPurpose(models.TextChoices):
+    COMMERCIAL_POSTS = "commercial_posts", "Commercial posts from advocates"
+    MASS_MESSAGES = "mass_messages", "Brand mass messages"
+    PROFILING = "profiling", "Profiling for tie strength"
+
+
+# Purpose → the Customer column holding its current state.
+CONSENT_FIELDS: dict[str, str] = {
+    ConsentPurpose.COMMERCIAL_POSTS: "marketing_consent",
+    ConsentPurpose.MASS_MESSAGES: "consent_mass_messages",
+    ConsentPurpose.PROFILING: "consent_profiling",
+}
+
+
+class ConsentSource(models.TextChoices):
+    MINI_PROGRAM = "mini_program", "Mini-program"
+    WECOM = "wecom", "WeCom"
+    STORE = "store", "Offline store"
+    STAFF = "staff", "Staff (admin or API)"
+    IMPORT = "import", "Import"
+    API = "api", "API (legacy marketing_consent field)"
+    CUSTOMER = "customer", "The customer (self-service)"
+    ERASURE = "erasure", "Erasure"
+    OTHER = "other", "Other"
+
+
+class ConsentRecord(BrandScopedModel):
+    """One grant or withdrawal of consent to one purpose: append-only history.
+
+    The latest record of a purpose is the customer's current state (mirrored on the customer
+    row, which every delivery and scoring query reads)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=24, choices=ConsentPurpose.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=16, choices=ConsentSource.choices)
+    text_version = models.CharField(
+        max_length=64, blank=True, help_text="Version of the consent text shown to the person."
+    )
+    recorded_at = models.DateTimeField(help_text="When the person gave or withdrew consent.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_by_label = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose__in=ConsentPurpose.values), name="consent_purpose_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "purpose", "-recorded_at"])]
+
+    def __str__(self) -> str:
+        verb = "granted" if self.granted else "withdrew"
+        return f"{self.customer_id} {verb} {self.purpose}"
+
+
+def profiling_withheld_sql(*customer_id_columns: str) -> str:
+    """SQL condition, true when one of these customers (id columns or expressions) withheld
+    consent to profiling (or was erased): the tie scoring skips their pairs."""
+    ids = ", ".join(customer_id_columns)
+    sql = "EXISTS (SELECT 1 FROM customers_customer pw WHERE pw.id IN ({}) AND NOT {})"
+    return sql.format(ids, "pw.consent_profiling")
 
 
 class FriendshipSource(models.TextChoices):

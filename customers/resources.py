@@ -18,6 +18,7 @@ from django.utils import timezone
 from import_export import fields, resources, widgets
 from import_export.instance_loaders import CachedInstanceLoader
 
+from privacy.audit import Actor
 from scrm.tenancy.models import Brand
 
 from . import services
@@ -164,6 +165,7 @@ class CustomerResource(resources.ModelResource):
         self.mask_phone = mask_phone
         self._first_row_of: dict[str, int] = {}
         self._advocate_external_ids: set[str] = set()
+        self._consent_changes: dict[str, bool] = {}  # external_id → new marketing_consent
 
     # --- export -------------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ class CustomerResource(resources.ModelResource):
             instance.pk is None or old_consent != instance.marketing_consent
         ):
             instance.consent_updated_at = now
+            self._consent_changes[external_id] = bool(instance.marketing_consent)
         instance.updated_at = now  # bulk_update does not touch auto_now fields
 
     def get_bulk_update_fields(self):
@@ -262,4 +265,15 @@ class CustomerResource(resources.ModelResource):
             self.update_instances.clear()
 
     def after_import(self, dataset, result, **kwargs):
-        """No sequence reset (ids are never imported; resetting would race other inserts)."""
+        """No sequence reset (ids are never imported; resetting would race other inserts).
+
+        Each changed ``marketing_consent`` (the commercial-posts purpose) is recorded in the
+        consent history and the audit trail, source ``import`` (rolled back with a dry run)."""
+        if self._consent_changes and not result.has_errors():
+            user = kwargs.get("user")
+            services.consents_record_imported(
+                brand_id=self.brand.pk,
+                changes=self._consent_changes,
+                actor=Actor.of_user(user) if user is not None else Actor.system(),
+            )
+        self._consent_changes = {}

@@ -202,6 +202,7 @@ WITH cand AS (
     SELECT c.id, c.display_name, c.friend_count, c.lifecycle_stage
       FROM {customer} c
      WHERE c.brand_id = %(brand)s AND c.kind = %(consumer)s AND c.marketing_consent
+       AND c.consent_profiling
        AND NOT EXISTS (SELECT 1 FROM {advocate} a WHERE a.customer_id = c.id)
 ), pairs AS (
     SELECT me, other, max(strength) AS strength FROM (

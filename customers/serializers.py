@@ -18,11 +18,24 @@ def tag_field() -> serializers.CharField:
     return StrictCharField(max_length=40, allow_blank=False)
 
 
+class ConsentStateSerializer(serializers.Serializer):
+    """The customer's current consent per purpose (history: ``customers/{id}/consents/``)."""
+
+    commercial_posts = serializers.BooleanField(
+        source="marketing_consent", help_text="Same as `marketing_consent`."
+    )
+    mass_messages = serializers.BooleanField(source="consent_mass_messages")
+    profiling = serializers.BooleanField(source="consent_profiling")
+
+
 class CustomerSerializer(serializers.ModelSerializer):
-    """A customer; ``phone`` is shown in full on the detail view and masked in lists."""
+    """A customer; ``phone`` is shown in full on the detail view and masked in lists.
+
+    ``marketing_consent`` is the consent to commercial posts (``consents.commercial_posts``)."""
 
     tags = serializers.ListField(child=tag_field(), required=False, max_length=50)
     is_advocate = serializers.BooleanField(read_only=True, default=False)
+    consents = ConsentStateSerializer(source="*", read_only=True)
 
     class Meta:
         model = Customer
@@ -36,12 +49,23 @@ class CustomerSerializer(serializers.ModelSerializer):
             "lifecycle_stage",
             "source_channel",
             "marketing_consent",
+            "consents",
+            "consent_updated_at",
             "friend_count",
             "is_advocate",
+            "erased_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "friend_count", "is_advocate", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "friend_count",
+            "is_advocate",
+            "consent_updated_at",
+            "erased_at",
+            "created_at",
+            "updated_at",
+        ]
         # Uniqueness is enforced by the service (409), not by a pre-check here.
         validators = []
 

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from privacy.audit import Actor, AuditAction, audit_record, audit_record_many
 from scrm.api.errors import Conflict
 
 from .models import (
+    CONSENT_FIELDS,
     Advocate,
     AdvocateStatus,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentSource,
     Customer,
     CustomerKind,
     Friendship,
@@ -65,7 +70,14 @@ def tags_normalize(tags: Iterable[str]) -> list[str]:
 
 
 @transaction.atomic
-def customer_create(*, brand_id: int, external_id: str, **fields) -> Customer:
+def customer_create(
+    *,
+    brand_id: int,
+    external_id: str,
+    actor: Actor | None = None,
+    consent_source: str = ConsentSource.API,
+    **fields,
+) -> Customer:
     unknown = set(fields) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
@@ -77,14 +89,29 @@ def customer_create(*, brand_id: int, external_id: str, **fields) -> Customer:
         fields["consent_updated_at"] = timezone.now()
     try:
         with transaction.atomic():
-            return Customer.objects.create(brand_id=brand_id, external_id=external_id, **fields)
+            customer = Customer.objects.create(brand_id=brand_id, external_id=external_id, **fields)
     except IntegrityError:
         message = f"A customer with external_id {external_id!r} already exists in this brand."
         raise Conflict(message, details={"external_id": [message]}) from None
+    if "marketing_consent" in fields:
+        _consent_history_add(
+            customer=customer,
+            purpose=ConsentPurpose.COMMERCIAL_POSTS,
+            granted=fields["marketing_consent"],
+            source=consent_source,
+            actor=actor,
+        )
+    return customer
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **fields) -> Customer:
+def customer_update(
+    *,
+    customer: Customer,
+    actor: Actor | None = None,
+    consent_source: str = ConsentSource.API,
+    **fields,
+) -> Customer:
     unknown = set(fields) - set(CUSTOMER_FIELDS)
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
@@ -94,8 +121,9 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
         fields["tags"] = tags_normalize(fields["tags"])
     if "kind" in fields and fields["kind"] != customer.kind and hasattr(customer, "advocate"):
         raise ValidationError({"kind": ["An advocate must stay a consumer."]})
-    if "marketing_consent" in fields and fields["marketing_consent"] != customer.marketing_consent:
-        customer.consent_updated_at = timezone.now()
+    if customer.erased_at is not None:
+        raise Conflict("This customer's personal data was erased; the record cannot change.")
+    consent = fields.pop("marketing_consent", None)
     for name, value in fields.items():
         setattr(customer, name, value)
     try:
@@ -106,7 +134,145 @@ def customer_update(*, customer: Customer, **fields) -> Customer:
             f"A customer with external_id {customer.external_id!r} already exists in this brand."
         )
         raise Conflict(message, details={"external_id": [message]}) from None
+    if consent is not None and consent != customer.marketing_consent:
+        customer_consent_set(
+            customer=customer,
+            purpose=ConsentPurpose.COMMERCIAL_POSTS,
+            granted=consent,
+            source=consent_source,
+            actor=actor,
+        )
+        customer.refresh_from_db()
     return customer
+
+
+# --- Consent per purpose ---------------------------------------------------------------------
+
+
+def _consent_history_add(
+    *,
+    customer: Customer,
+    purpose: str,
+    granted: bool,
+    source: str,
+    actor: Actor | None,
+    text_version: str = "",
+    at: datetime | None = None,
+) -> ConsentRecord:
+    actor = actor or Actor.system()
+    record = ConsentRecord.objects.create(
+        brand_id=customer.brand_id,
+        customer=customer,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        text_version=text_version,
+        recorded_at=at or timezone.now(),
+        recorded_by_id=actor.user_id,
+        recorded_by_label=actor.label,
+    )
+    audit_record(
+        brand_id=customer.brand_id,
+        action=AuditAction.CONSENT_CHANGE,
+        customer_id=customer.pk,
+        actor=actor,
+        details={
+            "purpose": purpose,
+            "granted": granted,
+            "source": source,
+            "text_version": text_version,
+            "record": record.pk,
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def consents_record_imported(*, brand_id: int, changes: dict[str, bool], actor: Actor) -> int:
+    """CSV import: the commercial-posts consent of these customers (by external id) changed;
+    one history row and one audit entry each, written in bulk."""
+    ids = dict(
+        Customer.objects.filter(brand_id=brand_id, external_id__in=list(changes)).values_list(
+            "external_id", "pk"
+        )
+    )
+    now = timezone.now()
+    records = ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            brand_id=brand_id,
+            customer_id=ids[external_id],
+            purpose=ConsentPurpose.COMMERCIAL_POSTS,
+            granted=granted,
+            source=ConsentSource.IMPORT,
+            recorded_at=now,
+            recorded_by_id=actor.user_id,
+            recorded_by_label=actor.label,
+        )
+        for external_id, granted in changes.items()
+        if external_id in ids
+    )
+    audit_record_many(
+        brand_id=brand_id,
+        action=AuditAction.CONSENT_CHANGE,
+        actor=actor,
+        entries=[
+            (
+                record.customer_id,
+                {
+                    "purpose": record.purpose,
+                    "granted": record.granted,
+                    "source": record.source,
+                    "record": record.pk,
+                },
+            )
+            for record in records
+        ],
+    )
+    return len(records)
+
+
+@transaction.atomic
+def customer_consent_set(
+    *,
+    customer: Customer,
+    purpose: str,
+    granted: bool,
+    source: str,
+    text_version: str = "",
+    at: datetime | None = None,
+    actor: Actor | None = None,
+) -> ConsentRecord:
+    """Record a grant or withdrawal of one purpose (history + current state + audit).
+
+    Withdrawing profiling also removes the customer's tie scores (under the brand's scoring
+    lock, so no scoring batch writes them back) and the scoring skips their pairs from now on.
+    """
+    if purpose not in CONSENT_FIELDS:
+        raise ValidationError({"purpose": [f"Must be one of: {', '.join(CONSENT_FIELDS)}."]})
+    if source not in ConsentSource.values:
+        raise ValidationError({"source": [f"Must be one of: {', '.join(ConsentSource.values)}."]})
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.erased_at is not None and source != ConsentSource.ERASURE:
+        raise Conflict("This customer's personal data was erased; consent cannot change.")
+    now = timezone.now()
+    if at is not None and at > now + timedelta(minutes=5):
+        raise ValidationError({"recorded_at": ["Cannot lie in the future."]})
+    column = CONSENT_FIELDS[purpose]
+    Customer.objects.filter(pk=customer.pk).update(**{column: granted, "consent_updated_at": now})
+    record = _consent_history_add(
+        customer=customer,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        actor=actor,
+        text_version=text_version,
+        at=at,
+    )
+    if purpose == ConsentPurpose.PROFILING and not granted:
+        from interactions.services import ties_forget
+
+        ties_forget(brand_id=customer.brand_id, customer_ids=[customer.pk])
+    return record
 
 
 @transaction.atomic
@@ -333,3 +499,52 @@ def advocates_refresh_tiers(*, brand_id: int) -> int:
         base.filter(customer__friend_count__lt=micro).exclude(tier="nano").update(tier="nano")
     )
     return changed
+
+
+# --- Erasure ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_erase_personal(*, customer: Customer, actor: Actor) -> dict[str, int]:
+    """Erasure, the customer's part: the row stays as a pseudonym (other rows and the reports
+    refer to it) with every personal field removed, every purpose withdrawn (recorded in the
+    consent history), current friendships ended (reason ``erased``) and an advocate retired.
+    Idempotent: an erased customer is left as it is."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.erased_at is not None:
+        return {"already_erased": 1}
+    now = timezone.now()
+    ended = 0
+    for friendship in Friendship.objects.filter(
+        Q(customer_low=customer) | Q(customer_high=customer), ended_at__isnull=True
+    ).order_by("pk"):
+        friendship_end(friendship=friendship, reason="erased", at=now)
+        ended += 1
+    customer.refresh_from_db()
+    withdrawn = 0
+    for purpose, column in CONSENT_FIELDS.items():
+        if getattr(customer, column):
+            _consent_history_add(
+                customer=customer,
+                purpose=purpose,
+                granted=False,
+                source=ConsentSource.ERASURE,
+                actor=actor,
+                at=now,
+            )
+            withdrawn += 1
+    Customer.objects.filter(pk=customer.pk).update(
+        external_id=f"erased-{secrets.token_hex(12)}",
+        display_name="",
+        phone="",
+        tags=[],
+        source_channel="other",
+        **dict.fromkeys(CONSENT_FIELDS.values(), False),
+        consent_updated_at=now,
+        erased_at=now,
+        updated_at=now,
+    )
+    advocates = Advocate.objects.filter(customer=customer).update(
+        status=AdvocateStatus.RETIRED, status_reason="erased", status_changed_at=now, notes=""
+    )
+    return {"friendships_ended": ended, "consents_withdrawn": withdrawn, "advocate": advocates}

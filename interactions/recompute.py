@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, profiling_withheld_sql
 
 from .scoring import LIKE, UNLIKE, TieParams
 from .scoring_db import (
@@ -131,8 +131,11 @@ def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
                WHERE i.brand_id = ANY(%(brands)s::bigint[])
                  AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
                  AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
+                 AND NOT {profiling_withheld_sql("i.actor_id", "i.target_id")}
                GROUP BY 1, 2, 3"""  # noqa: S608
-    return sql, parts
+    from privacy.retention import with_folded  # raw events folded by the retention policy
+
+    return with_folded(sql, parts, params), parts
 
 
 def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Friendship
+from customers.models import Friendship, profiling_withheld_sql
 
 from .models import Interaction, ScoringPending, Tie, TieStats
 from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams, saturation_scale
@@ -310,7 +310,8 @@ def _batch_sql(params: TieParams) -> str:
                  CROSS JOIN LATERAL (
                        SELECT CASE WHEN tt.unlike THEN e.cancels_at ELSE e.occurred_at END
                               AS dated) AS d
-                 WHERE tt.w IS NULL OR NOT tt.unlike OR e.cancels_at IS NOT NULL
+                 WHERE (tt.w IS NULL OR NOT tt.unlike OR e.cancels_at IS NOT NULL)
+                   AND NOT {profiling_withheld_sql("e.s", "e.g")}
                 OFFSET 0
               ) AS ev
              GROUP BY b, lo, hi

@@ -18,6 +18,7 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Delivery, Post
@@ -603,3 +604,61 @@ def _queue_recompute(brand_id: int) -> None:
     from .tasks import recompute_ties
 
     transaction.on_commit(partial(recompute_ties.delay, brand_id=brand_id))
+
+
+# --- Personal-information rights -------------------------------------------------------------
+
+
+def scoring_lock_brand(*, brand_id: int) -> None:
+    """Take the brand's scoring lock exclusively for this transaction (what a full recompute
+    takes), waiting at most ``SCORING_LOCK_TIMEOUT_MS``: running scoring batches finish
+    first, and none starts before this transaction ends. A timeout raises OperationalError
+    (the caller retries)."""
+    from .scoring_db import lock_brand_exclusive
+
+    timeout = int(settings.SCRM["SCORING_LOCK_TIMEOUT_MS"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{timeout:d}ms"])
+        lock_brand_exclusive(cursor, brand_id)
+        cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+
+
+@transaction.atomic
+def ties_forget(*, brand_id: int, customer_ids: list[int], drop_flags: bool = False) -> int:
+    """Remove the tie scores of these customers (profiling withdrawn, or erased), both
+    directions, under the brand's scoring lock so that no batch writes them back.
+
+    Rows that carry a negative-signal flag (block, report, mute, …) keep it with their scores
+    zeroed, since publishing must go on honouring them, unless ``drop_flags`` (erasure).
+    Scoring skips the pairs of these customers from now on (`customers.selectors.
+    profiling_withheld_sql`). Answers the number of rows deleted or zeroed."""
+    ids = list(customer_ids)
+    if not ids:
+        return 0
+    scoring_lock_brand(brand_id=brand_id)
+    pair = Q(source_id__in=ids) | Q(target_id__in=ids)
+    rows = Tie.objects.filter(Q(brand_id=brand_id) & pair)
+    if drop_flags:
+        return rows.delete()[0]
+    flagged = Q()
+    for column in FLAG_OF.values():
+        flagged |= Q(**{f"{column}__isnull": False})
+    deleted = rows.exclude(flagged).delete()[0]
+    zeroed = dict.fromkeys(("affinity", "strength", "intensity", "mutual_jaccard"), 0.0)
+    zeroed.update({f"c_{name}": 0.0 for name in Tie.COMPONENT_TYPES})
+    updated = rows.filter(flagged).update(
+        **zeroed, last_event_at=None, strength_updated_at=None, updated_at=timezone.now()
+    )
+    return deleted + updated
+
+
+@transaction.atomic
+def interactions_anonymise(*, brand_id: int, customer_id: int) -> int:
+    """Erasure: the customer's events stay (as events of a pseudonym, so post statistics,
+    campaign reports and other customers' totals do not change) but lose their free-form
+    payload (comment texts, message contents). Answers the number of rows changed."""
+    return (
+        Interaction.objects.filter(brand_id=brand_id, actor_id=customer_id)
+        .exclude(payload={})
+        .update(payload={})
+    )

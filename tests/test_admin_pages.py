@@ -10,7 +10,11 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.services.conversions import conversion_record
+from customers.services import customer_consent_set
 from interactions.services import interactions_ingest, tie_model_save
+from privacy.audit import Actor
+from privacy.retention import retention_policy_set
+from privacy.services import erasure_request
 from scrm.tenancy.models import Role
 from tests.campaigns.factories import EnrollmentFactory
 from tests.conftest import admin_client_for
@@ -22,7 +26,8 @@ pytestmark = pytest.mark.django_db
 
 def populate(brand) -> None:
     """One row or more in every model: graph, post, deliveries, interactions, ties, policy,
-    campaign, enrollment, a conversion and fitted tie parameters."""
+    campaign, enrollment, a conversion, fitted tie parameters, a consent change (and its audit
+    entry), an erasure request (queued, not run) and a retention policy."""
     author, friends = author_with_friends(brand, 3)
     post = published_post(author, text="hello")
     interactions_ingest(
@@ -57,6 +62,11 @@ def populate(brand) -> None:
         pairs=120,
         recompute=False,
     )
+    customer_consent_set(
+        customer=friends[2], purpose="mass_messages", granted=False, source="mini_program"
+    )
+    erasure_request(customer=friends[2], actor=Actor.system())
+    retention_policy_set(brand=brand, raw_interaction_days=365)
 
 
 def admin_urls(model_admin) -> list[str]:

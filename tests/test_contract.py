@@ -55,6 +55,9 @@ SPEC_PATHS = {
     "campaigns/{id}/report/": {"get"},
     "conversions/": {"get", "post"},
     "fatigue/policy/": {"get", "put"},
+    "customers/{id}/export/": {"get"},
+    "customers/{id}/erase/": {"post"},
+    "audit/": {"get"},
 }
 
 
@@ -109,6 +112,18 @@ OPERATIONS = [
     Op("delete", "customers/{stranger}/", STAFF, row="stranger"),
     Op("get", "customers/{customer}/friends/", ALL, row="customer"),
     Op("get", "customers/{customer}/ties/", ALL, row="customer"),
+    Op("get", "customers/{customer}/consents/", ALL, row="customer"),
+    Op(
+        "post",
+        "customers/{customer}/consents/",
+        ALL,
+        lambda s: {"purpose": "mass_messages", "granted": False},
+        "customer",
+    ),
+    Op("get", "customers/{customer}/export/", STAFF_CUSTOMER, row="customer"),
+    Op("get", "customers/{customer}/erase/", STAFF_CUSTOMER, row="customer"),
+    Op("post", "customers/{customer}/erase/", STAFF_CUSTOMER, lambda s: {}, "customer"),
+    Op("get", "audit/", STAFF),
     Op("get", "friendships/", ALL),
     Op("post", "friendships/", STAFF_APP, lambda s: {"customer": s.alice.pk, "friend": s.carol.pk}),
     Op("get", "friendships/{friendship}/", ALL, row="friendship"),

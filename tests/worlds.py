@@ -26,9 +26,10 @@ from campaigns.models import (
 )
 from campaigns.services.conversions import conversion_record
 from customers import services as customer_services
-from customers.models import Advocate, Customer, Friendship
+from customers.models import Advocate, ConsentRecord, Customer, Friendship
 from interactions import services as interaction_services
 from interactions.models import Interaction
+from privacy.models import AuditEntry, ErasureRequest
 from scrm.tenancy import services as tenancy
 from scrm.tenancy.models import AppKey, Brand, Membership, Role, StaffToken
 
@@ -49,6 +50,9 @@ SCOPED_MODELS = [
     Conversion,
     FatiguePolicyRecord,
     Membership,
+    ConsentRecord,
+    ErasureRequest,
+    AuditEntry,
 ]
 
 

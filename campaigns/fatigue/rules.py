@@ -77,7 +77,9 @@ COOLDOWN_REASONS: Mapping[str, str] = {
     "mute_author": "muted",
     "hide_post": "hidden_post",
 }
-NO_CONSENT = "no_marketing_consent"
+# A recipient who withdrew consent to commercial posts (or, for a brand account's post, to the
+# brand's mass messages): never receives a commercial delivery.
+NO_CONSENT = "consent"
 BACKOFF_REASON = "backoff"
 DEFAULT_COOLDOWN_DAYS: Mapping[str, int | None] = {
     "block": None,

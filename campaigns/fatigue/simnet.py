@@ -26,11 +26,12 @@ def network_from_brand(brand: Brand, *, now: datetime | None = None) -> Network:
     people = list(
         Customer.objects.filter(brand=brand)
         .order_by("pk")
-        .values_list("pk", "kind", "marketing_consent")
+        .values_list("pk", "kind", "marketing_consent", "consent_mass_messages")
     )
     ids = np.array([row[0] for row in people], dtype=np.int64)
     brand_account = np.array([row[1] == CustomerKind.BRAND_ACCOUNT for row in people], dtype=bool)
     consent = np.array([row[2] for row in people], dtype=bool)
+    mass_consent = np.array([row[3] for row in people], dtype=bool)
     edges = list(
         Friendship.objects.filter(brand=brand, ended_at__isnull=True).values_list(
             "customer_low_id", "customer_high_id", "since"
@@ -53,6 +54,7 @@ def network_from_brand(brand: Brand, *, now: datetime | None = None) -> Network:
     return Network(
         brand_account=brand_account,
         consent=consent,
+        mass_consent=mass_consent,
         low=low.astype(np.int64),
         high=high.astype(np.int64),
         friend_days=days.astype(float),

@@ -115,12 +115,15 @@ class Network:
     """A brand's graph as arrays: nodes 0..n−1, current friendships (low, high)."""
 
     brand_account: np.ndarray  # bool[n]
-    consent: np.ndarray  # bool[n]: marketing consent
+    consent: np.ndarray  # bool[n]: consent to commercial posts (``marketing_consent``)
     low: np.ndarray  # int[e]
     high: np.ndarray  # int[e]
     friend_days: np.ndarray  # float[e]: age of the friendship at the start, days
     advocates: np.ndarray  # int[a]: active advocates (node indexes)
     labels: np.ndarray | None = None  # customer ids, for reports
+    # bool[n]: consent to the brand's mass messages (brand accounts' commercial posts need
+    # it as well as ``consent``); None: everyone consents.
+    mass_consent: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -643,7 +646,7 @@ class _Sim:
         lo, hi = self.ptr[sender], self.ptr[sender + 1]
         slots = np.arange(lo, hi)
         slots = slots[~self.muted[slots] & ~self.tie_dead[self.slot_tie[slots]]]
-        recipients = _Recipients(slots.size, self._builder(slots, commercial, now))
+        recipients = _Recipients(slots.size, self._builder(slots, commercial, now, sender))
         decision = rules.decide(self.policy, now, commercial, history, recipients)
         if decision.pause_advocate:
             self.paused_until[sender] = t + self.params.pause_days * DAY_S
@@ -664,13 +667,16 @@ class _Sim:
         self._deliver(t, now, post, sender, commercial, admitted)
         return None
 
-    def _builder(self, slots: np.ndarray, commercial: bool, now: datetime):
+    def _builder(self, slots: np.ndarray, commercial: bool, now: datetime, sender: int):
         recipients = self.slot_recipient[slots]
         strength = self.strength[self.slot_tie[slots]].tolist()
         hide = self.hide_at[slots]
         slot_list, recipient_list = slots.tolist(), recipients.tolist()
         hide_list = hide.tolist()
-        consent = self.net.consent[recipients].tolist()
+        consent = self.net.consent[recipients]
+        if self.net.mass_consent is not None and self.net.brand_account[sender]:
+            consent = consent & self.net.mass_consent[recipients]
+        consent = consent.tolist()
         ignored = self.ignored[slots].tolist()
         ignored_at = self.ignored_at[slots].tolist()
         start, edge = self.start, now - self.policy.window

@@ -392,3 +392,14 @@ def conversion_record(
             conversion.interaction_event_id = event_id
             conversion.save(update_fields=["interaction_event_id"])
     return ConversionResult(conversion, created=True)
+
+
+@transaction.atomic
+def conversions_erase_buyer(*, brand_id: int, customer_id: int) -> int:
+    """Erasure: the customer's orders keep amount, attribution and buyer (now a pseudonym) for
+    the reports, and lose the buyer's external id."""
+    return (
+        Conversion.objects.filter(brand_id=brand_id, buyer_id=customer_id)
+        .exclude(buyer_external_id="")
+        .update(buyer_external_id="")
+    )

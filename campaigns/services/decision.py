@@ -54,7 +54,7 @@ SUPPRESSION_TEXT = {
     "muted": "muted the sender (cool-down)",
     "unfriended": "unfriended the sender (cool-down)",
     "hidden_post": "hid one of the sender's posts (cool-down)",
-    rules.NO_CONSENT: "opted out of marketing",
+    rules.NO_CONSENT: "withdrew consent to commercial posts (or to brand mass messages)",
     rules.BACKOFF_REASON: "ignored too many commercial posts in a row (back-off)",
     "recipient_daily_cap": "reached their daily commercial budget",
     "recipient_weekly_cap": "reached their commercial budget for the window",

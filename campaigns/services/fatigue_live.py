@@ -152,6 +152,8 @@ def _sender_params(*, author: Customer, now: datetime, window: timedelta) -> dic
     return {
         "author": author.pk,
         "brand": author.brand_id,
+        # A brand account's commercial post is a brand mass message: it needs that consent too.
+        "brand_sender": author.kind == CustomerKind.BRAND_ACCOUNT,
         "sent": list(SENT_STATUSES),
         "since": now - window,
         "now": now,
@@ -267,7 +269,9 @@ def _recipients_sql(*, commercial: bool, keep: int) -> str:
               FROM ({friends_sql()}) friends
         ) {exposure_sql} {recent_sql}
         , r AS (
-            SELECT f.rid, f.pos, c.marketing_consent AS consent,
+            SELECT f.rid, f.pos,
+                   c.marketing_consent AND (c.consent_mass_messages OR NOT %(brand_sender)s)
+                       AS consent,
                    coalesce(t_out.strength, t_in.strength, 0) AS strength,
                    coalesce(t_in.blocked_at, t_out.blocked_at) AS blocked_at, {flags},
                    {streak_cols}
@@ -363,3 +367,10 @@ def fatigue_inputs(
         row = cursor.fetchone()
     history = _sender_from_row(row[RECIPIENT_WIDTH:], author=author, kind=kind)
     return kind, history, _columns_from_row(row)
+
+
+def counters_forget(*, brand_id: int, customer_id: int) -> int:
+    """Erasure: delete the customer's fatigue windows in Redis (as recipient and as sender)."""
+    counters = counters_for(brand_id=brand_id)
+    keys = [counters.recipient_key(customer_id), *counters.sender_keys(customer_id)]
+    return int(counters.client.delete(*keys))

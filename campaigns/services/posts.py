@@ -204,3 +204,17 @@ def post_withdraw(*, caller: Caller, post: Post) -> Post:
     post.withdrawn_at = timezone.now()
     post.save(update_fields=["status", "withdrawn_at", "updated_at"])
     return post
+
+
+@transaction.atomic
+def posts_erase_author(*, brand_id: int, author_id: int) -> dict[str, int]:
+    """Erasure of an author: drafts go; every other post loses its text and media and leaves
+    the feeds (withdrawn), while its deliveries and statistics stay for the reports."""
+    posts = Post.objects.filter(brand_id=brand_id, author_id=author_id)
+    drafts = posts.filter(status=PostStatus.DRAFT).delete()[0]
+    now = timezone.now()
+    withdrawn = posts.filter(status__in=(PostStatus.PUBLISHED, PostStatus.DEFERRED)).update(
+        status=PostStatus.WITHDRAWN, withdrawn_at=now, deferred_until=None, updated_at=now
+    )
+    blanked = posts.update(text="", media=[], updated_at=now)
+    return {"drafts_deleted": drafts, "withdrawn": withdrawn, "blanked": blanked}

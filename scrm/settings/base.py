@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "customers",
     "interactions",
     "campaigns",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,12 @@ SCRM = {
     "RECOMPUTE_CRONTAB": env("SCRM_RECOMPUTE_CRONTAB", default="30 3 * * *"),
     "KAPPA_REFRESH_MINUTES": env.int("SCRM_KAPPA_REFRESH_MINUTES", default=60),
     "SWEEP_EVERY_MINUTES": env.int("SCRM_SWEEP_EVERY_MINUTES", default=5),
+    # Retention of raw interactions (per brand, default keep): the shortest period a brand may
+    # set (the fatigue look-backs, cool-downs and influence windows read raw events), and when
+    # the fold runs (UTC crontab; before the nightly recompute), installed by
+    # `manage.py install_privacy_schedule`.
+    "RETENTION_MIN_DAYS": env.int("SCRM_RETENTION_MIN_DAYS", default=180),
+    "RETENTION_CRONTAB": env("SCRM_RETENTION_CRONTAB", default="0 3 * * *"),
     # Advocate leaderboard (influence = reach × mean tie strength × engagement rate) and KOC
     # candidates (advocacy potential). Engagement counts distinct (post, person) pairs with one
     # of ENGAGEMENT_TYPES on a person's posts over the last INFLUENCE_WINDOW_DAYS.

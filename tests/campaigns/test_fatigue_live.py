@@ -265,7 +265,7 @@ def test_block_is_for_good_and_consent_only_binds_commercial_posts(brand):
     later = NOON + 400 * DAY
     assert publish(client, new_post(author, False), at=later)["suppressed"] == {"blocked": 1}
     commercial = publish(client, new_post(author), at=later + DAY)
-    assert commercial["suppressed"] == {"blocked": 1, "no_marketing_consent": 1}
+    assert commercial["suppressed"] == {"blocked": 1, "consent": 1}
 
 
 def _exposure(author, recipient, at, engaged: bool = False):

@@ -420,7 +420,7 @@ def test_recipient_weekly_budget_at_the_exact_edge():
 
 def test_recipient_without_marketing_consent_gets_no_commercial_post():
     result = published([RecipientState(1, marketing_consent=False), RecipientState(2)])
-    assert result.exclusions == {1: "no_marketing_consent"}
+    assert result.exclusions == {1: "consent"}
     assert result.admitted == (2,)
 
 
@@ -487,7 +487,7 @@ def test_decision_answer_has_the_spec_shape():
         "decision": "published",
         "reasons": [],
         "delivered": 2,
-        "suppressed": {"no_marketing_consent": 1},
+        "suppressed": {"consent": 1},
         "deferred_until": None,
     }
     late = decide(POLICY, local(2024, 5, 15, 23, 0), True, OK_SENDER, [])

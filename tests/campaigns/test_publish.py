@@ -64,7 +64,7 @@ def test_fan_out_to_a_few_hundred_friends_with_every_suppression(brand):
             "blocked": 2,
             "hidden_post": 1,
             "muted": 1,
-            "no_marketing_consent": 10,
+            "consent": 10,
             "reported": 1,
             "unfriended": 1,
         },

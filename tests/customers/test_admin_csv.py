@@ -7,7 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from customers import services
-from customers.models import Customer
+from customers.models import ConsentRecord, Customer
+from privacy.models import AuditEntry
 from scrm.tenancy.models import Role
 from tests.conftest import admin_client_for
 from tests.factories import CustomerFactory, MembershipFactory
@@ -260,3 +261,22 @@ def test_row_invalid_at_confirm_time_rolls_back_the_whole_file(brand_admin_clien
     assert not Customer.objects.filter(external_id="new-1").exists()
     customer.refresh_from_db()
     assert customer.kind == "consumer"
+
+
+def test_imported_consent_is_recorded_in_the_history_and_the_audit_trail(brand_admin_client, brand):
+    # given an existing customer who consents, and a file that withdraws it and adds another
+    existing = CustomerFactory(brand=brand, external_id="u-1", marketing_consent=True)
+    text = "\n".join([HEADER, "u-1,Wang Fang,consumer,,,,,no", "u-2,Li Lei,consumer,,,,,yes"])
+
+    # when the file is previewed (dry run) and imported
+    response = preview(brand_admin_client, brand, text)
+    assert not ConsentRecord.objects.exists()
+    confirm(brand_admin_client, response)
+
+    # then one record per changed consent, source import, by the admin user
+    records = {r.customer.external_id: r for r in ConsentRecord.objects.select_related("customer")}
+    assert set(records) == {"u-1", "u-2"}
+    assert (records["u-1"].granted, records["u-1"].source) == (False, "import")
+    assert records["u-1"].recorded_by_id == brand_admin_client.user.pk
+    assert records["u-2"].granted is True
+    assert AuditEntry.objects.filter(action="consent_change", customer_id=existing.pk).exists()
