@@ -23,6 +23,8 @@ rm -f .local/seed.log
 if [ "${DEMO_WEEKS:-4}" -gt 0 ]; then
   $PY manage.py seed_demo_activity --weeks "${DEMO_WEEKS:-4}" --if-empty
 fi
+# A WeCom configuration for the demo brand (fixed local credentials), for wecom_simulate.
+$PY manage.py wecom_demo_config --brand demo
 
 pids=()
 stop_all() {
@@ -72,6 +74,8 @@ cat <<BANNER
          -d '{"username": "demo", "password": "demo"}'
     curl -s -X POST ${base}/api/v1/auth/customer-token/ -H 'Authorization: Api-Key ${app_key}' \\
          -H 'Content-Type: application/json' -d '{"external_id": "<a customer external_id>"}'
+    # WeCom callbacks (encrypted, signed) into the demo brand; churn shows in ${base}/api/v1/churn/
+    .venv/bin/python manage.py wecom_simulate --url ${base} --scenario mix --count 20
 
 BANNER
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("campaigns.urls")),
     path("", include("campaigns.campaign_urls")),
     path("", include("interactions.urls")),
+    path("", include("wecom.urls")),
 ]
 
 urlpatterns = [

@@ -16,6 +16,7 @@ from tests.campaigns.factories import EnrollmentFactory
 from tests.conftest import admin_client_for
 from tests.factories import BrandFactory
 from tests.graph import author_with_friends, published_post, set_policy, staff_caller
+from tests.wecom.helpers import wecom_populate
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,7 @@ def populate(brand) -> None:
         buyer_id=friends[1].pk,
         referral_code=enrollment.code,
     )
+    wecom_populate(brand)
 
 
 def admin_urls(model_admin) -> list[str]:

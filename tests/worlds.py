@@ -31,6 +31,14 @@ from interactions import services as interaction_services
 from interactions.models import Interaction
 from scrm.tenancy import services as tenancy
 from scrm.tenancy.models import AppKey, Brand, Membership, Role, StaffToken
+from wecom.models import (
+    CallbackEvent,
+    ChurnRecord,
+    ContactChannel,
+    WeComConfig,
+    WeComContact,
+    WeComStaff,
+)
 
 from .campaigns.factories import CampaignFactory, EnrollmentFactory, PostFactory, hand_published
 from .conftest import app_client_for, customer_client_for, staff_client_for
@@ -49,6 +57,12 @@ SCOPED_MODELS = [
     Conversion,
     FatiguePolicyRecord,
     Membership,
+    WeComConfig,
+    WeComStaff,
+    ContactChannel,
+    CallbackEvent,
+    WeComContact,
+    ChurnRecord,
 ]
 
 

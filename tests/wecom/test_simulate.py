@@ -1,0 +1,67 @@
+"""``manage.py wecom_simulate`` against a running server (pytest-django's live server)."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from customers.models import Customer
+from tests.factories import BrandFactory
+from wecom.models import CallbackEvent, CallbackStatus, ChurnRecord, WeComContact
+from wecom.services.events import callback_apply
+
+from .helpers import configure
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _apply_all() -> None:
+    for pk in (
+        CallbackEvent.objects.filter(status="pending").order_by("pk").values_list("pk", flat=True)
+    ):
+        callback_apply(callback_id=pk)
+
+
+def _simulate(live_server, brand, **options) -> str:
+    out = StringIO()
+    call_command("wecom_simulate", url=live_server.url, brand=brand.slug, stdout=out, **options)
+    return out.getvalue()
+
+
+def test_mix_scenario_is_accepted_and_applied(live_server):
+    brand = BrandFactory(slug="simbrand")
+    configure(brand)
+    output = _simulate(live_server, brand, scenario="mix", count=8, verify_url=True, seed=1)
+    assert "URL check: ok" in output and "200:" in output
+    _apply_all()
+    statuses = set(CallbackEvent.objects.values_list("status", flat=True))
+    assert CallbackStatus.FAILED not in statuses
+    consumers = Customer.objects.filter(brand=brand, source_channel="wecom", kind="consumer")
+    assert consumers.count() == 8
+    assert ChurnRecord.objects.filter(brand=brand).count() == 2
+    assert CallbackEvent.objects.filter(event="some_future_event").exists()
+
+
+def test_churn_burst_acts_on_current_contacts_and_retries_apply_once(live_server):
+    brand = BrandFactory(slug="simbrand")
+    configure(brand)
+    _simulate(live_server, brand, scenario="adds", count=5, seed=2)
+    _apply_all()
+    _simulate(live_server, brand, scenario="churn", count=3, retries=2, seed=3)
+    assert CallbackEvent.objects.filter(change_type="del_follow_user").count() == 3
+    assert set(
+        CallbackEvent.objects.filter(change_type="del_follow_user").values_list(
+            "deliveries", flat=True
+        )
+    ) == {3}
+    _apply_all()
+    assert ChurnRecord.objects.filter(brand=brand).count() == 3
+    assert WeComContact.objects.filter(brand=brand, ended_at__isnull=True).count() == 2
+
+
+def test_a_brand_without_config_is_an_error(live_server):
+    brand = BrandFactory(slug="bare")
+    with pytest.raises(CommandError):
+        _simulate(live_server, brand)
