@@ -12,6 +12,7 @@ $PY manage.py migrate --noinput -v 0
 $PY manage.py collectstatic --noinput -v 0
 $PY manage.py install_scoring_schedule
 $PY manage.py install_publishing_schedule
+$PY manage.py install_wecom_schedule
 # --if-empty keeps restarts fast; --app-key prints a fresh "make run" key on every start
 # (revoking the one printed last time), since the key is stored only as a hash.
 $PY manage.py seed_demo --customers "${DEMO_CUSTOMERS:-5000}" --if-empty --app-key "make run" \

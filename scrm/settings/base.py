@@ -206,6 +206,10 @@ SCRM = {
     "WECOM_CALLBACK_MAX_BODY_BYTES": env.int("SCRM_WECOM_CALLBACK_MAX_BODY_BYTES", default=65_536),
     "WECOM_MAX_CLOCK_SKEW_SECONDS": env.int("SCRM_WECOM_MAX_CLOCK_SKEW_SECONDS", default=300),
     "WECOM_SECRETS_KEY": env("SCRM_WECOM_SECRETS_KEY", default=""),
+    # The sweeper (beat, `manage.py install_wecom_schedule`) applies callbacks still pending
+    # this long after they were received (their task was lost), every SWEEP_EVERY minutes.
+    "WECOM_SWEEP_AFTER_SECONDS": env.int("SCRM_WECOM_SWEEP_AFTER_SECONDS", default=120),
+    "WECOM_SWEEP_EVERY_MINUTES": env.int("SCRM_WECOM_SWEEP_EVERY_MINUTES", default=2),
     # Churn alerts list the posts delivered to the customer this many days before they left.
     "CHURN_SEEN_POSTS_DAYS": env.int("SCRM_CHURN_SEEN_POSTS_DAYS", default=7),
     # Phones without a country code are read in this region (ISO 3166 code).

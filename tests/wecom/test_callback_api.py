@@ -315,3 +315,28 @@ def test_unknown_events_are_stored_and_acknowledged(anon_client, brand):
     assert apply_callback(event.pk) == CallbackStatus.RECORDED
     event.refresh_from_db()
     assert event.payload["Event"] == "brand_new"
+
+
+def test_the_sweeper_applies_callbacks_whose_task_was_lost(anon_client, brand):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wecom.tasks import apply_pending
+
+    configure(brand)
+    post_event(anon_client, brand, contact_event("add_external_contact", external="wmLOSTTASK"))
+    assert apply_pending() == 0  # too recent: its task may still run
+    CallbackEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    assert apply_pending() == 1
+    assert CallbackEvent.objects.get().status == CallbackStatus.APPLIED
+    assert apply_pending() == 0
+
+
+def test_install_wecom_schedule_is_idempotent():
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("install_wecom_schedule")
+    call_command("install_wecom_schedule")
+    assert PeriodicTask.objects.filter(task="wecom.apply_pending").count() == 1

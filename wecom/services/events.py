@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -356,3 +356,22 @@ def callback_apply(*, callback_id: int) -> CallbackEvent | None:
     event.status, event.result, event.applied_at = status, result, timezone.now()
     event.save(update_fields=["status", "result", "applied_at", "error"])
     return event
+
+
+def callbacks_pending_ids(*, older_than_seconds: int, limit: int) -> list[int]:
+    """Callbacks still pending after ``older_than_seconds`` (a lost task), oldest first."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        CallbackEvent.objects.filter(status=CallbackStatus.PENDING, received_at__lt=cutoff)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def callbacks_apply_pending(*, older_than_seconds: int, limit: int = 1000) -> int:
+    """The sweeper: apply callbacks a lost or killed task left pending (each one atomic)."""
+    applied = 0
+    for callback_id in callbacks_pending_ids(older_than_seconds=older_than_seconds, limit=limit):
+        callback_apply(callback_id=callback_id)
+        applied += 1
+    return applied
