@@ -76,7 +76,7 @@ cat <<BANNER
     curl -s -X POST ${base}/api/v1/auth/customer-token/ -H 'Authorization: Api-Key ${app_key}' \\
          -H 'Content-Type: application/json' -d '{"external_id": "<a customer external_id>"}'
     # WeCom callbacks (encrypted, signed) into the demo brand; churn shows in ${base}/api/v1/churn/
-    .venv/bin/python manage.py wecom_simulate --url ${base} --scenario mix --count 20
+    .venv/bin/python manage.py wecom_simulate --demo --url ${base} --scenario mix --count 20
 
 BANNER
 

@@ -144,17 +144,19 @@ def scenario_events(
         taken = [pool.pop() for _ in range(min(n, len(pool)))]
         return taken + add(n - len(taken))
 
+    def later(user_id: str, external: str) -> dict:
+        """CreateTime one second after the adds (the order WeCom would send them in)."""
+        return {"user_id": user_id, "external": external, "create_time": sim.create_time() + 1}
+
     if scenario == "adds":
         add(count)
     elif scenario == "churn":
         for user_id, external in existing(count):
-            events.append(sim.event("del_follow_user", user_id=user_id, external=external))
+            events.append(sim.event("del_follow_user", **later(user_id, external)))
     elif scenario == "deletions":
         for index, (user_id, external) in enumerate(existing(count)):
             extra = {"Source": "DELETE_BY_TRANSFER"} if index % 3 == 2 else {}
-            events.append(
-                sim.event("del_external_contact", user_id=user_id, external=external, **extra)
-            )
+            events.append(sim.event("del_external_contact", **later(user_id, external), **extra))
     elif scenario == "mix":
         added = add(count)
         for user_id, external in added[: max(1, count // 5)]:
@@ -167,9 +169,9 @@ def scenario_events(
                                 UpdateDetail="add_member", JoinScene="1"))  # fmt: skip
         events.append(sim.event("", event="some_future_event"))
         for user_id, external in added[-max(1, count // 4) :]:
-            events.append(sim.event("del_follow_user", user_id=user_id, external=external))
+            events.append(sim.event("del_follow_user", **later(user_id, external)))
         for user_id, external in added[count // 4 : count // 4 + max(1, count // 10)]:
-            events.append(sim.event("del_external_contact", user_id=user_id, external=external))
+            events.append(sim.event("del_external_contact", **later(user_id, external)))
     else:
         raise ValueError(f"unknown scenario {scenario!r}")
     return events

@@ -288,3 +288,18 @@ def test_a_churn_stamped_before_the_add_ends_the_friendship_at_its_start(wecom_b
     friendship = Friendship.objects.get()
     assert friendship.ended_at == friendship.since
     assert ChurnRecord.objects.get().friends_days == 0
+
+
+def test_an_add_applied_after_a_later_churn_is_superseded(wecom_brand):
+    # workers apply concurrently: the churn of a contact may be applied before its add
+    now = int(timezone.now().timestamp())
+    store_and_apply(wecom_brand, contact_event("del_follow_user", create_time=now))
+    late_add = _add(wecom_brand, create_time=now - 5)
+    assert late_add.status == CallbackStatus.RECORDED
+    assert "superseded_by_end" in late_add.result
+    assert not Friendship.objects.filter(ended_at__isnull=True).exists()
+    assert ChurnRecord.objects.count() == 1
+    # a real re-add, later than the churn, restores the contact
+    _add(wecom_brand, create_time=now + 1)
+    assert Friendship.objects.filter(ended_at__isnull=True).count() == 1
+    assert WeComContact.objects.filter(ended_at__isnull=True).count() == 1

@@ -65,3 +65,18 @@ def test_a_brand_without_config_is_an_error(live_server):
     brand = BrandFactory(slug="bare")
     with pytest.raises(CommandError):
         _simulate(live_server, brand)
+
+
+def test_demo_mode_sends_to_make_runs_demo_configuration(live_server, settings):
+    settings.SCRM_DEMO_LOGIN = True
+    demo = BrandFactory(slug="demo")
+    call_command("wecom_demo_config", brand="demo", stdout=StringIO())
+    output = _simulate(live_server, demo, demo=True, scenario="churn", count=2)
+    assert "200: 4" in output  # two adds, then their churn
+    _apply_all()
+    assert ChurnRecord.objects.filter(brand=demo).count() == 2
+    assert set(ChurnRecord.objects.values_list("user_id", flat=True)) <= {
+        "demo-staff-1",
+        "demo-staff-2",
+        "demo-staff-3",
+    }

@@ -137,6 +137,19 @@ def _contact_add(event: CallbackEvent, *, half: bool) -> tuple[str, dict]:
     customer, created = customer_upsert(brand_id=brand_id, external_user_id=event.external_user_id)
     if customer.kind != CustomerKind.CONSUMER:
         raise ValidationError({"ExternalUserID": ["Names a brand account, not a consumer."]})
+    ended_since = (
+        WeComContact.objects.filter(brand_account=account, customer=customer, ended_at__gte=when)
+        .order_by("-ended_at")
+        .first()
+    )
+    if ended_since is not None and _current_contact(account, customer) is None:
+        # Out of order: the pair was ended at or after this add's time (WeCom's CreateTime has
+        # one-second resolution, and workers apply events concurrently). Recorded only.
+        return CallbackStatus.RECORDED, {
+            "customer": customer.pk,
+            "brand_account": account.pk,
+            "superseded_by_end": ended_since.pk,
+        }
     if customer.lifecycle_stage == LifecycleStage.CHURNED:  # came back
         customer_services.customer_update(
             customer=customer, lifecycle_stage=LifecycleStage.PROSPECT
@@ -190,7 +203,18 @@ def _contact_end(
 ) -> int | None:
     contact = _current_contact(account, customer)
     if contact is None:
-        return None
+        # Its add is not known (yet): keep the end, so an add stamped before it that arrives
+        # late is recognised as superseded instead of restoring the contact.
+        contact = WeComContact.objects.create(
+            brand_id=event.brand_id,
+            user_id=event.user_id,
+            brand_account=account,
+            customer=customer,
+            added_at=when,
+            ended_at=when,
+            end_reason=reason,
+        )
+        return contact.pk
     contact.ended_at, contact.end_reason = when, reason
     contact.save(update_fields=["ended_at", "end_reason"])
     return contact.pk
@@ -300,6 +324,8 @@ def _contact_edited(event: CallbackEvent) -> tuple[str, dict]:
     _need(event, "user_id", "external_user_id")
     when = _when(event)
     status, result = _contact_add(event, half=False)
+    if "contact" not in result:  # superseded by a later end
+        return status, result
     WeComContact.objects.filter(pk=result["contact"]).update(last_edited_at=when)
     customer = Customer.objects.get(pk=result["customer"])
     customer_services.customer_update(customer=customer)  # updated_at: refreshed now

@@ -2,8 +2,9 @@
 
     manage.py wecom_simulate --url http://127.0.0.1:8000 --brand demo --scenario mix --count 20
 
-Reads the brand's WeCom configuration (corp id, token, EncodingAESKey) from the database, or
-takes them from ``--corp-id``/``--token``/``--aes-key``. Scenarios: ``adds`` (new customers
+Reads the brand's WeCom configuration (corp id, token, EncodingAESKey) and staff from the
+database, or takes them from ``--corp-id``/``--token``/``--aes-key`` (``--demo``: those of
+``make run``'s demo brand), then needs no database at all. Scenarios: ``adds`` (new customers
 add staff accounts, half of them through a contact-me channel or referral code), ``churn``
 (customers delete staff accounts — a burst), ``deletions`` (staff delete customers; every third
 is a transfer), ``mix`` (adds, edits, a failed transfer, tag, chat and unknown events, churn and
@@ -18,6 +19,12 @@ import statistics
 from django.core.management.base import BaseCommand, CommandError
 
 from wecom import selectors
+from wecom.management.commands.wecom_demo_config import (
+    DEMO_AES_KEY,
+    DEMO_CORP_ID,
+    DEMO_STAFF,
+    DEMO_TOKEN,
+)
 from wecom.models import ContactChannel, WeComContact, WeComStaff
 from wecom.secrets import SecretUnreadable
 from wecom.services.config import callback_keys
@@ -38,16 +45,26 @@ class Command(BaseCommand):
         parser.add_argument("--user-id", action="append", default=[], help="staff UserID(s)")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--verify-url", action="store_true", help="GET the URL check first")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="use make run's demo credentials and staff (no database access needed)",
+        )
         parser.add_argument("--corp-id", default="")
         parser.add_argument("--token", default="")
         parser.add_argument("--aes-key", default="")
 
     def handle(self, *args, **options):
         slug = options["brand"]
-        config = selectors.wecom_config_for_callback(brand_slug=slug)
+        staff = options["user_id"]
+        if options["demo"]:
+            options.update(corp_id=DEMO_CORP_ID, token=DEMO_TOKEN, aes_key=DEMO_AES_KEY)
+            staff = staff or [f"demo-staff-{n}" for n in range(1, DEMO_STAFF + 1)]
+        config = None
         if options["corp_id"] and options["token"] and options["aes_key"]:
+            # Credentials given: the server's database is not needed (nor read).
             corp_id, token, key = options["corp_id"], options["token"], options["aes_key"]
-        elif config is None:
+        elif (config := selectors.wecom_config_for_callback(brand_slug=slug)) is None:
             raise CommandError(f"Brand {slug!r} has no active WeCom configuration.")
         else:
             try:
@@ -55,7 +72,6 @@ class Command(BaseCommand):
             except SecretUnreadable as exc:
                 raise CommandError(str(exc)) from None
             corp_id, token, key = keys.corp_id, keys.token, keys.encoding_aes_key
-        staff = options["user_id"]
         contacts: list[tuple[str, str]] = []
         states: list[str] = []
         if config is not None:
