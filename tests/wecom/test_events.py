@@ -303,3 +303,24 @@ def test_an_add_applied_after_a_later_churn_is_superseded(wecom_brand):
     _add(wecom_brand, create_time=now + 1)
     assert Friendship.objects.filter(ended_at__isnull=True).count() == 1
     assert WeComContact.objects.filter(ended_at__isnull=True).count() == 1
+
+
+def test_after_churn_the_brand_accounts_posts_skip_the_customer_who_came_back(wecom_brand):
+    # given a customer who deleted the staff account, then added it again
+    from campaigns.models import Delivery
+    from tests.graph import published_post
+
+    now = int(timezone.now().timestamp())
+    _add(wecom_brand, create_time=now - 120)
+    store_and_apply(wecom_brand, contact_event("del_follow_user", create_time=now - 60))
+    _add(wecom_brand, create_time=now - 30)
+    customer = Customer.objects.get(external_id="wmEXT001")
+    account = WeComStaff.objects.get().brand_account
+    assert _friendship(customer, account).ended_at is None
+
+    # when the brand account publishes
+    post = published_post(account, text="Autumn tasting")
+
+    # then the unfriend's cool-down suppresses the pair
+    delivery = Delivery.objects.get(post=post, recipient=customer)
+    assert (delivery.status, delivery.reason) == ("suppressed", "unfriended")
