@@ -130,13 +130,18 @@ def receive_id_verify(receive_id: str, allowed: set[str]) -> None:
 # --- XML -------------------------------------------------------------------------------------
 
 
-def _value(element: Element):
+MAX_XML_DEPTH = 16  # WeCom's documents nest three levels deep
+
+
+def _value(element: Element, depth: int = 0):
+    if depth > MAX_XML_DEPTH:
+        raise WeComCryptoError(PARSE_XML_ERROR, "The XML is nested too deeply.")
     children = list(element)
     if not children:
         return (element.text or "").strip()
     if all(child.tag == children[0].tag for child in children) and len(children) > 1:
-        return [_value(child) for child in children]
-    return {child.tag: _value(child) for child in children}
+        return [_value(child, depth + 1) for child in children]
+    return {child.tag: _value(child, depth + 1) for child in children}
 
 
 def xml_parse(body: bytes | str) -> dict:

@@ -118,6 +118,7 @@ def test_xml_round_trip_and_nested_lists():
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><A>&a;</A></xml>',
         b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><A>&e;</A></xml>',
         "<xml><A>\u00e9</A>".encode(),
+        b"<xml>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xml>",
     ],
 )
 def test_bad_or_dangerous_xml_is_a_parse_error(body):
