@@ -6,6 +6,7 @@ signs them exactly as WeCom does, and POSTs them to a running server's callback 
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import time
@@ -175,3 +176,38 @@ def scenario_events(
     else:
         raise ValueError(f"unknown scenario {scenario!r}")
     return events
+
+
+def _get_json(url: str, token: str | None = None, body: dict | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
+def contacts_over_api(
+    base_url: str, *, username: str, password: str, per_staff: int = 100
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(staff UserIDs, current (UserID, ExternalUserID) contacts)`` read through the API
+    with a staff login: the WeCom config's staff mapping, and each mapped brand account's
+    consumer friends (the demo's customers, who have seen posts)."""
+    api = f"{base_url.rstrip('/')}/api/v1"
+    token = _get_json(f"{api}/auth/token/", body={"username": username, "password": password})[
+        "token"
+    ]
+    config = _get_json(f"{api}/wecom/config/", token)
+    staff, contacts = [], []
+    for row in config.get("staff", []):
+        staff.append(row["user_id"])
+        page = _get_json(
+            f"{api}/customers/{row['brand_account']}/friends/?page_size={per_staff}", token
+        )
+        contacts += [
+            (row["user_id"], friend["external_id"])
+            for friend in page["results"]
+            if friend["kind"] == "consumer"
+        ]
+    return staff, contacts

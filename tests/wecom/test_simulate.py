@@ -80,3 +80,30 @@ def test_demo_mode_sends_to_make_runs_demo_configuration(live_server, settings):
         "demo-staff-2",
         "demo-staff-3",
     }
+
+
+def test_demo_churn_acts_on_the_demo_brands_own_customers(live_server, settings):
+    # given make run's demo: a brand account with consumer friends and the demo login
+    from customers.services import friendship_create
+    from scrm.tenancy.models import Membership, Role
+    from tests.factories import CustomerFactory, UserFactory
+
+    settings.SCRM_DEMO_LOGIN = True
+    demo = BrandFactory(slug="demo")
+    account = CustomerFactory(brand=demo, kind="brand_account")
+    friends = CustomerFactory.create_batch(3, brand=demo)
+    for friend in friends:
+        friendship_create(brand_id=demo.pk, customer_id=friend.pk, friend_id=account.pk)
+    Membership.objects.create(
+        user=UserFactory(username="demo", password="demo"), brand=demo, role=Role.OWNER
+    )
+    call_command("wecom_demo_config", brand="demo", stdout=StringIO())
+
+    # when a churn burst is simulated in demo mode
+    _simulate(live_server, demo, demo=True, scenario="churn", count=2)
+    _apply_all()
+
+    # then two of the account's existing friends churned
+    churned = set(ChurnRecord.objects.values_list("customer_id", flat=True))
+    assert len(churned) == 2 and churned <= {f.pk for f in friends}
+    assert not Customer.objects.filter(brand=demo, external_id__startswith="wmSIM").exists()

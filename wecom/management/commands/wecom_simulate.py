@@ -28,7 +28,7 @@ from wecom.management.commands.wecom_demo_config import (
 from wecom.models import ContactChannel, WeComContact, WeComStaff
 from wecom.secrets import SecretUnreadable
 from wecom.services.config import callback_keys
-from wecom.simulator import Simulator, scenario_events
+from wecom.simulator import Simulator, contacts_over_api, scenario_events
 
 
 class Command(BaseCommand):
@@ -91,6 +91,17 @@ class Command(BaseCommand):
                     "state", flat=True
                 )
             )
+        if options["demo"] and options["scenario"] in ("churn", "deletions"):
+            # Act on the demo's own customers (friends of the mapped staff accounts, with
+            # posts delivered to them), read through the API with make run's demo login.
+            try:
+                staff, contacts = contacts_over_api(
+                    options["url"],
+                    username="demo",
+                    password="demo",  # noqa: S106
+                )
+            except (OSError, ValueError, KeyError) as exc:
+                self.stderr.write(f"Could not read the demo's contacts ({exc}); adding new ones.")
         staff = staff or ["sim-staff"]
         sim = Simulator(
             base_url=options["url"],
