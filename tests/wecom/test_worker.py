@@ -68,3 +68,47 @@ def test_callbacks_over_http_are_applied_once_by_a_real_worker(monkeypatch):
     assert friendship.ended_at is not None
     assert ChurnRecord.objects.filter(brand=brand, customer=customer).count() == 1
     assert Interaction.objects.filter(brand=brand, type="unfriend").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_customer_adding_two_staff_members_at_once_is_applied_by_both():
+    # given two stored adds of one new customer (a multi-person contact-me code)
+    import threading
+
+    from django.db import connection
+
+    from wecom.services.callbacks import callback_store
+    from wecom.services.events import callback_apply
+
+    brand = BrandFactory()
+    configure(brand)
+    ids = [
+        callback_store(
+            brand_id=brand.pk, fields=contact_event("add_external_contact", user_id=user,
+                                                    external="wmBOTH")
+        ).callback_id
+        for user in ("zhangsan", "lisi")
+    ]  # fmt: skip
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def apply(callback_id: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(callback_apply(callback_id=callback_id).status)
+        finally:
+            connection.close()
+
+    # when two workers apply them at the same time
+    threads = [threading.Thread(target=apply, args=(pk,)) for pk in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then both apply: one customer, befriended with both staff accounts
+    assert outcomes == [CallbackStatus.APPLIED, CallbackStatus.APPLIED]
+    customer = Customer.objects.get(brand=brand, external_id="wmBOTH")
+    assert Friendship.objects.filter(brand=brand, ended_at__isnull=True).count() == 2
+    customer.refresh_from_db()
+    assert customer.friend_count == 2

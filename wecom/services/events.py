@@ -27,6 +27,7 @@ from customers.models import (
     SourceChannel,
 )
 from interactions.services import interactions_ingest
+from scrm.api.errors import Conflict
 from scrm.tenancy.services import Caller, CallerKind
 
 from ..models import (
@@ -70,15 +71,13 @@ def staff_account(*, brand_id: int, user_id: str) -> Customer:
     if mapped is not None:
         return mapped.brand_account
     external_id = f"{STAFF_EXTERNAL_ID_PREFIX}{user_id}"
-    account = Customer.objects.filter(brand_id=brand_id, external_id=external_id).first()
-    if account is None:
-        account = customer_services.customer_create(
-            brand_id=brand_id,
-            external_id=external_id,
-            display_name=user_id,
-            kind=CustomerKind.BRAND_ACCOUNT,
-            source_channel=SourceChannel.WECOM,
-        )
+    account, _ = _customer_get_or_create(
+        brand_id=brand_id,
+        external_id=external_id,
+        display_name=user_id,
+        kind=CustomerKind.BRAND_ACCOUNT,
+        source_channel=SourceChannel.WECOM,
+    )
     WeComStaff.objects.bulk_create(
         [WeComStaff(brand_id=brand_id, user_id=user_id, brand_account=account)],
         ignore_conflicts=True,
@@ -88,16 +87,26 @@ def staff_account(*, brand_id: int, user_id: str) -> Customer:
 
 def customer_upsert(*, brand_id: int, external_user_id: str) -> tuple[Customer, bool]:
     """The consumer of a WeCom ExternalUserID, created (source channel wecom) if new."""
-    customer = Customer.objects.filter(brand_id=brand_id, external_id=external_user_id).first()
-    if customer is not None:
-        return customer, False
-    customer = customer_services.customer_create(
+    return _customer_get_or_create(
         brand_id=brand_id,
         external_id=external_user_id,
         kind=CustomerKind.CONSUMER,
         source_channel=SourceChannel.WECOM,
     )
-    return customer, True
+
+
+def _customer_get_or_create(*, brand_id: int, external_id: str, **fields) -> tuple[Customer, bool]:
+    """Through ``customer_create``; a concurrent worker creating the same customer (one
+    person adding two staff members at once) makes this one find it instead of failing."""
+    customer = Customer.objects.filter(brand_id=brand_id, external_id=external_id).first()
+    if customer is not None:
+        return customer, False
+    try:
+        return customer_services.customer_create(
+            brand_id=brand_id, external_id=external_id, **fields
+        ), True
+    except Conflict:  # created meanwhile (the insert waited for the other commit)
+        return Customer.objects.get(brand_id=brand_id, external_id=external_id), False
 
 
 def attribution_for(*, brand_id: int, state: str) -> dict:
