@@ -194,6 +194,7 @@ OPERATIONS = [
             "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
         },
     ),
+    Op("get", "wecom/events/", STAFF),
     Op("get", "churn/", STAFF),
 ]
 OPS = {op.name: op for op in OPERATIONS}

@@ -25,10 +25,10 @@ from scrm.api.permissions import STAFF_ONLY
 from scrm.tenancy.models import Role
 
 from . import crypto, selectors
-from .filters import ChurnFilter
-from .models import ChurnRecord, WeComConfig
+from .filters import CallbackEventFilter, ChurnFilter
+from .models import CallbackEvent, ChurnRecord, WeComConfig
 from .secrets import SecretUnreadable
-from .serializers import ChurnSerializer, WeComConfigSerializer
+from .serializers import CallbackEventSerializer, ChurnSerializer, WeComConfigSerializer
 from .services import config as config_services
 from .services.callbacks import StaleTimestamp, callback_store, message_open, url_verify
 
@@ -249,3 +249,20 @@ class ChurnListView(ListAPIView):
         seen = selectors.churn_seen_posts(records=page)
         data = ChurnSerializer(page, many=True, context={"seen": seen}).data
         return self.get_paginated_response(data)
+
+
+class CallbackEventListView(ListAPIView):
+    """The brand's accepted WeCom callbacks, newest first: what WeCom sent (payload), how
+    often (``deliveries``: retries are stored once), and what came of it (``status``:
+    pending, applied, recorded, failed; ``result`` / ``error``). Staff only."""
+
+    allowed_callers = STAFF_ONLY
+    read_role = Role.ANALYST
+    serializer_class = CallbackEventSerializer
+    queryset = CallbackEvent.objects.none()  # for the schema
+    filterset_class = CallbackEventFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CallbackEvent.objects.none()
+        return selectors.callback_events(brand_id=self.request.auth.brand_id)

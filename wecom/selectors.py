@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from campaigns.models import Delivery
 from scrm.tenancy.models import Brand
 
-from .models import ChurnRecord, WeComConfig, WeComStaff
+from .models import CallbackEvent, ChurnRecord, WeComConfig, WeComStaff
 
 
 def wecom_config_of(*, brand_id: int) -> WeComConfig | None:
@@ -68,3 +68,7 @@ def churn_seen_posts(*, records: list[ChurnRecord]) -> dict[int, list[Delivery]]
         ]
         for record in records
     }
+
+
+def callback_events(*, brand_id: int) -> QuerySet[CallbackEvent]:
+    return CallbackEvent.objects.filter(brand_id=brand_id)

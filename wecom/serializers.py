@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import ChurnRecord
+from .models import CallbackEvent, ChurnRecord
 
 POST_EXCERPT_CHARS = 140
 
@@ -88,3 +88,30 @@ class ChurnSerializer(serializers.ModelSerializer):
 
     def get_seen_commercial(self, record) -> int:
         return sum(1 for d in self._seen(record) if d.post.commercial)
+
+
+class CallbackEventSerializer(serializers.ModelSerializer):
+    created_at = serializers.DateTimeField(
+        source="created_at_wecom", allow_null=True, help_text="WeCom's CreateTime."
+    )
+
+    class Meta:
+        model = CallbackEvent
+        fields = [
+            "id",
+            "event",
+            "change_type",
+            "user_id",
+            "external_user_id",
+            "chat_id",
+            "state",
+            "source",
+            "created_at",
+            "received_at",
+            "deliveries",
+            "status",
+            "applied_at",
+            "result",
+            "error",
+            "payload",
+        ]
