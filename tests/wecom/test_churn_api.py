@@ -80,6 +80,13 @@ def test_bad_filters_are_400_naming_them(staff_client, churned, query):
     assert set(query) <= set(response.json()["error"]["details"])
 
 
+def test_a_time_with_an_offset_postgresql_refuses_is_compared_in_utc(staff_client, churned):
+    response = staff_client.get(URL, {"since": "3585-06-29T20:49:50-16:16"})
+    assert response.status_code == 200 and response.json()["results"] == []
+    response = staff_client.get(URL, {"until": "3585-06-29T20:49:50-16:16"})
+    assert len(response.json()["results"]) == 1
+
+
 def test_another_brands_staff_sees_none_of_the_churn(churned, other_brand):
     other = staff_client_for(other_brand, Role.OWNER)
     assert other.get(URL).json()["results"] == []

@@ -26,6 +26,7 @@ from customers.models import (
     LifecycleStage,
     SourceChannel,
 )
+from customers.selectors import friendship_current
 from interactions.services import interactions_ingest
 from scrm.api.errors import Conflict
 from scrm.tenancy.services import Caller, CallerKind
@@ -229,20 +230,13 @@ def _contact_end(
     return contact.pk
 
 
-def _friendship(brand_id: int, a: int, b: int) -> Friendship | None:
-    low, high = (a, b) if a < b else (b, a)
-    return Friendship.objects.filter(
-        brand_id=brand_id, customer_low_id=low, customer_high_id=high, ended_at__isnull=True
-    ).first()
-
-
 def _follow_deleted(event: CallbackEvent) -> tuple[str, dict]:
     """``del_follow_user``: the customer deleted the staff account — churn."""
     _need(event, "user_id", "external_user_id")
     brand_id, when = event.brand_id, _when(event)
     account = staff_account(brand_id=brand_id, user_id=event.user_id)
     customer, _ = customer_upsert(brand_id=brand_id, external_user_id=event.external_user_id)
-    friendship = _friendship(brand_id, customer.pk, account.pk)
+    friendship = friendship_current(brand_id=brand_id, a=customer.pk, b=account.pk)
     friends_days = None
     if friendship is not None:  # a churn never predates the friendship (events out of order)
         when = max(when, friendship.since)
@@ -310,7 +304,7 @@ def _contact_deleted_by_staff(event: CallbackEvent) -> tuple[str, dict]:
     customer, _ = customer_upsert(brand_id=brand_id, external_user_id=event.external_user_id)
     transfer = event.source == TRANSFER_SOURCE
     reason = ContactEndReason.TRANSFER if transfer else ContactEndReason.DELETED_BY_STAFF
-    friendship = _friendship(brand_id, customer.pk, account.pk)
+    friendship = friendship_current(brand_id=brand_id, a=customer.pk, b=account.pk)
     if friendship is not None:
         when = max(when, friendship.since)
         customer_services.friendship_end(
