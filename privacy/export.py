@@ -118,6 +118,33 @@ SECTIONS: tuple[Section, ...] = (
         "target_id",
         "raw events aimed at this customer, folded per pair",
     ),
+    Section(
+        "wecom_contacts",
+        "wecom.WeComContact",
+        "customer_id",
+        "WeCom external contacts: which staff member, when added, ended and why",
+    ),
+    Section(
+        "wecom_contacts_as_staff",
+        "wecom.WeComContact",
+        "brand_account_id",
+        "WeCom external contacts of this brand account",
+    ),
+    Section(
+        "wecom_churn", "wecom.ChurnRecord", "customer_id", "deletions of a staff member (churn)"
+    ),
+    Section(
+        "wecom_churn_as_staff",
+        "wecom.ChurnRecord",
+        "brand_account_id",
+        "customers who deleted this brand account",
+    ),
+    Section(
+        "wecom_staff",
+        "wecom.WeComStaff",
+        "brand_account_id",
+        "WeCom UserIDs mapped to this brand account",
+    ),
     Section("erasure_requests", "privacy.ErasureRequest", "customer_id", "erasure requests"),
     Section(
         "access_log",

@@ -13,6 +13,7 @@ $PY manage.py collectstatic --noinput -v 0
 $PY manage.py install_scoring_schedule
 $PY manage.py install_publishing_schedule
 $PY manage.py install_privacy_schedule
+$PY manage.py install_wecom_schedule
 # --if-empty keeps restarts fast; --app-key prints a fresh "make run" key on every start
 # (revoking the one printed last time), since the key is stored only as a hash.
 $PY manage.py seed_demo --customers "${DEMO_CUSTOMERS:-5000}" --if-empty --app-key "make run" \
@@ -24,6 +25,8 @@ rm -f .local/seed.log
 if [ "${DEMO_WEEKS:-4}" -gt 0 ]; then
   $PY manage.py seed_demo_activity --weeks "${DEMO_WEEKS:-4}" --if-empty
 fi
+# A WeCom configuration for the demo brand (fixed local credentials), for wecom_simulate.
+$PY manage.py wecom_demo_config --brand demo
 
 pids=()
 stop_all() {
@@ -73,6 +76,8 @@ cat <<BANNER
          -d '{"username": "demo", "password": "demo"}'
     curl -s -X POST ${base}/api/v1/auth/customer-token/ -H 'Authorization: Api-Key ${app_key}' \\
          -H 'Content-Type: application/json' -d '{"external_id": "<a customer external_id>"}'
+    # WeCom callbacks (encrypted, signed) into the demo brand; churn shows in ${base}/api/v1/churn/
+    .venv/bin/python manage.py wecom_simulate --demo --url ${base} --scenario mix --count 20
 
 BANNER
 

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("campaigns.campaign_urls")),
     path("", include("interactions.urls")),
     path("", include("privacy.urls")),
+    path("", include("wecom.urls")),
 ]
 
 urlpatterns = [

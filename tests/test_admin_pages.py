@@ -20,6 +20,7 @@ from tests.campaigns.factories import EnrollmentFactory
 from tests.conftest import admin_client_for
 from tests.factories import BrandFactory
 from tests.graph import author_with_friends, published_post, set_policy, staff_caller
+from tests.wecom.helpers import wecom_populate
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +68,7 @@ def populate(brand) -> None:
     )
     erasure_request(customer=friends[2], actor=Actor.system())
     retention_policy_set(brand=brand, raw_interaction_days=365)
+    wecom_populate(brand)
 
 
 def admin_urls(model_admin) -> list[str]:

@@ -32,6 +32,14 @@ from interactions.models import Interaction
 from privacy.models import AuditEntry, ErasureRequest
 from scrm.tenancy import services as tenancy
 from scrm.tenancy.models import AppKey, Brand, Membership, Role, StaffToken
+from wecom.models import (
+    CallbackEvent,
+    ChurnRecord,
+    ContactChannel,
+    WeComConfig,
+    WeComContact,
+    WeComStaff,
+)
 
 from .campaigns.factories import CampaignFactory, EnrollmentFactory, PostFactory, hand_published
 from .conftest import app_client_for, customer_client_for, staff_client_for
@@ -53,6 +61,12 @@ SCOPED_MODELS = [
     ConsentRecord,
     ErasureRequest,
     AuditEntry,
+    WeComConfig,
+    WeComStaff,
+    ContactChannel,
+    CallbackEvent,
+    WeComContact,
+    ChurnRecord,
 ]
 
 

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "interactions",
     "campaigns",
     "privacy",
+    "wecom",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +201,18 @@ SCRM = {
         "/interactions/batch/": env.int("SCRM_BATCH_MAX_BODY_BYTES", default=4 * 1024 * 1024),
         "/import/": env.int("SCRM_IMPORT_MAX_BODY_BYTES", default=20 * 1024 * 1024),
     },
+    # WeCom callbacks: largest body (WeCom's events are a few hundred bytes), the largest
+    # age (and future skew) of a callback's timestamp, and the key that encrypts each brand's
+    # callback token and EncodingAESKey at rest (empty: derived from SECRET_KEY).
+    "WECOM_CALLBACK_MAX_BODY_BYTES": env.int("SCRM_WECOM_CALLBACK_MAX_BODY_BYTES", default=65_536),
+    "WECOM_MAX_CLOCK_SKEW_SECONDS": env.int("SCRM_WECOM_MAX_CLOCK_SKEW_SECONDS", default=300),
+    "WECOM_SECRETS_KEY": env("SCRM_WECOM_SECRETS_KEY", default=""),
+    # The sweeper (beat, `manage.py install_wecom_schedule`) applies callbacks still pending
+    # this long after they were received (their task was lost), every SWEEP_EVERY minutes.
+    "WECOM_SWEEP_AFTER_SECONDS": env.int("SCRM_WECOM_SWEEP_AFTER_SECONDS", default=120),
+    "WECOM_SWEEP_EVERY_MINUTES": env.int("SCRM_WECOM_SWEEP_EVERY_MINUTES", default=2),
+    # Churn alerts list the posts delivered to the customer this many days before they left.
+    "CHURN_SEEN_POSTS_DAYS": env.int("SCRM_CHURN_SEEN_POSTS_DAYS", default=7),
     # Phones without a country code are read in this region (ISO 3166 code).
     "PHONE_DEFAULT_REGION": env("SCRM_PHONE_DEFAULT_REGION", default="CN"),
     # CSV import

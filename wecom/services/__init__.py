@@ -1,0 +1,1 @@
+"""Every write of the WeCom connector: configuration, accepted callbacks, their effects."""
