@@ -123,10 +123,13 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("AUTH_THROTTLE_RATE", default="20/min"),
         "customer_token": env("CUSTOMER_TOKEN_THROTTLE_RATE", default="600/min"),
+        # Ingest (interactions/ POST and interactions/batch/), per app key (or staff member,
+        # or customer): a request is one event or a batch of up to 1,000.
+        "ingest": env("INGEST_THROTTLE_RATE", default="1200/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -199,6 +202,8 @@ SCRM = {
         "/interactions/batch/": env.int("SCRM_BATCH_MAX_BODY_BYTES", default=4 * 1024 * 1024),
         "/import/": env.int("SCRM_IMPORT_MAX_BODY_BYTES", default=20 * 1024 * 1024),
     },
+    # Deepest nesting of objects/arrays in a JSON request body (400 beyond it).
+    "JSON_MAX_DEPTH": env.int("SCRM_JSON_MAX_DEPTH", default=32),
     # Phones without a country code are read in this region (ISO 3166 code).
     "PHONE_DEFAULT_REGION": env("SCRM_PHONE_DEFAULT_REGION", default="CN"),
     # CSV import
