@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import orjson
@@ -455,7 +454,14 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             friendships_end_pairs(brand_id=brand, pairs=unfriends)
     if created:
         ids = sorted(created.values())
-        transaction.on_commit(partial(scoring_hand_off, interaction_ids=ids), robust=True)
+
+        def hand_off() -> None:
+            # A named function, not a partial: a robust on_commit callback that raises (the
+            # broker is down) is logged by its __qualname__, which a partial lacks. The
+            # events are committed and in the outbox either way; the sweeper scores them.
+            scoring_hand_off(interaction_ids=ids)
+
+        transaction.on_commit(hand_off, robust=True)
     return results  # type: ignore[return-value]
 
 
