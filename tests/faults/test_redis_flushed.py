@@ -113,3 +113,56 @@ def test_no_recipient_exceeds_its_cap_across_flushes_and_an_empty_restart(stack)
     assert body["delivered"] == 0, body
     assert sum(body["suppressed"].values()) == FRIENDS, body
     assert Post.objects.get(pk=extra.pk).status == "draft"
+
+
+class FlushingExposures:
+    """Ledger exposures whose first reading is interrupted by a FLUSHALL of Redis — the wipe
+    arrives while the rebuild is writing."""
+
+    def __init__(self, redis, records) -> None:
+        self.redis, self.records, self.readings = redis, records, 0
+
+    def __iter__(self):
+        self.readings += 1
+        for index, record in enumerate(self.records):
+            if self.readings == 1 and index == len(self.records) // 2:
+                self.redis.flushall()
+            yield record
+
+
+def test_a_flush_in_the_middle_of_a_rebuild_never_leaves_a_state_marked_ready_without_it(
+    fault_stack,
+):
+    # given a ledger where 12 recipients each had a commercial exposure today
+    from datetime import UTC, datetime, timedelta
+
+    from campaigns.fatigue.counters import ExposureRecord, FatigueCounters, Ledger
+    from campaigns.fatigue.rules import CounterPlan, RecipientLimit
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    redis = fault_stack.redis.client()
+    redis.flushall()
+    exposures = FlushingExposures(
+        redis,
+        [ExposureRecord(f"r{n}", now - timedelta(minutes=n + 1), 1000 + n) for n in range(12)],
+    )
+    counters = FatigueCounters(redis, brand_id=77)
+
+    # when the rebuild's writing is interrupted by a FLUSHALL
+    counters.rebuild(
+        Ledger(sender_posts=[], exposures=exposures), now=now, window=timedelta(days=7)
+    )
+
+    # then it noticed and wrote again: every exposure is back, and a post to them with a
+    # daily budget of 1 reaches nobody
+    assert exposures.readings == 2
+    plan = CounterPlan(
+        sender_id="s", commercial=True, at=now, day_start=now - timedelta(hours=1),
+        window=timedelta(days=7), sender_daily_cap=None, sender_weekly_cap=None,
+        sender_min_gap=None, sender_commercial_share_max=None,
+        recipients=tuple(RecipientLimit(f"r{n}", 1, 4) for n in range(12)),
+    )  # fmt: skip
+    result = counters.run(post_id=5000, plan=plan, preview=True)
+    assert result.status == "admitted"
+    assert result.admitted == ()
+    assert set(result.refused.values()) == {"recipient_daily_cap"}
