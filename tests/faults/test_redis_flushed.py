@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import redis as redis_lib
 
@@ -166,3 +167,71 @@ def test_a_flush_in_the_middle_of_a_rebuild_never_leaves_a_state_marked_ready_wi
     assert result.status == "admitted"
     assert result.admitted == ()
     assert set(result.refused.values()) == {"recipient_daily_cap"}
+
+
+def test_a_flush_between_a_publishs_consumption_and_its_commit_is_rebuilt_with_it(stack):
+    # given two senders' commercial posts to the same 5 friends (daily budget 1), and Redis
+    # ready
+    from campaigns.models import Delivery as DeliveryModel
+    from customers.models import Customer
+
+    api = stack.start_api(workers=3)
+    world = build_world(senders=2, friends=5, commercial_rules=["recipient_daily_cap"])
+    (first_sender, second_sender), friends = world.senders, world.friends
+    first = PostFactory(author=first_sender, commercial=True)
+    second = PostFactory(author=second_sender, commercial=True)
+    path = "/api/v1/posts/{}/publish/"
+    preview = f"/api/v1/posts/{first.pk}/publish-preview/"
+    assert api.request("POST", preview, auth=world.customer(first_sender))[0] == 200
+    # and the first publish held between its consumption in Redis and its commit: the test
+    # locks a recipient's row, which its deliveries' foreign key check must wait for
+    dsn = stack.postgres.url(stack.database).replace("postgres://", "postgresql://")
+    blocker = psycopg.connect(dsn)
+    blocker.execute(
+        f"SELECT 1 FROM {Customer._meta.db_table} WHERE id = %s FOR UPDATE", [friends[0].pk]
+    )
+    answers = {}
+
+    def publish(name, post, sender):
+        answers[name] = api.request("POST", path.format(post.pk), auth=world.customer(sender))
+
+    # (observed from a connection of its own: a transaction sees one snapshot of the activity)
+    watcher = psycopg.connect(dsn, autocommit=True)
+
+    def waiting(what: str) -> bool:
+        rows = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = %s",
+            [what],
+        ).fetchone()
+        return rows[0] > 0
+
+    one = threading.Thread(target=publish, args=("first", first, first_sender))
+    one.start()
+    assert wait_until(lambda: waiting("transactionid") or waiting("tuple"), 20), answers
+
+    # when Redis is wiped while it waits, and the second sender publishes
+    stack.redis.client().flushall()
+    two = threading.Thread(target=publish, args=("second", second, second_sender))
+    two.start()
+    # (the second finds Redis cold and waits for the first to commit before rebuilding)
+    wait_until(lambda: "second" in answers or waiting("advisory"), 20)
+    blocker.rollback()
+    blocker.close()
+    one.join(60)
+    two.join(60)
+    watcher.close()
+    assert set(answers) == {"first", "second"}, answers
+
+    # then the first reached everyone, and the second nobody: the rebuilt state held the
+    # first's exposures although Redis lost them before they were committed
+    assert answers["first"][0] == 200 and answers["first"][1]["delivered"] == 5, answers
+    assert answers["second"][0] == 200, answers
+    assert answers["second"][1]["delivered"] == 0, answers["second"][1]
+    assert answers["second"][1]["suppressed"] == {"recipient_daily_cap": 5}
+    per_recipient = Counter(
+        DeliveryModel.objects.filter(post__brand=world.brand, status="delivered").values_list(
+            "recipient_id", flat=True
+        )
+    )
+    assert set(per_recipient.values()) == {1}
