@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from scrm.api.errors import error_body
 from scrm.api.fastjson import ORJSONParser, ORJSONRenderer
 from scrm.api.permissions import ALL_CALLERS
+from scrm.api.throttling import IngestRateThrottle
 
 from . import selectors, services
 from .filters import InteractionFilter
@@ -30,6 +31,7 @@ class InteractionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     queryset = Interaction.objects.none()  # for the schema; real rows come from selectors
     allowed_callers = ALL_CALLERS
+    throttle_classes = [IngestRateThrottle]
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter
 
@@ -70,6 +72,7 @@ class InteractionBatchView(APIView):
     """
 
     allowed_callers = ALL_CALLERS
+    throttle_classes = [IngestRateThrottle]
     parser_classes = [ORJSONParser]
     renderer_classes = [ORJSONRenderer]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import orjson
@@ -457,7 +456,14 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
             friendships_end_pairs(brand_id=brand, pairs=unfriends)
     if created:
         ids = sorted(created.values())
-        transaction.on_commit(partial(scoring_hand_off, interaction_ids=ids), robust=True)
+
+        def hand_off() -> None:
+            # A named function, not a partial: a robust on_commit callback that raises (the
+            # broker is down) is logged by its __qualname__, which a partial lacks. The
+            # events are committed and in the outbox either way; the sweeper scores them.
+            scoring_hand_off(interaction_ids=ids)
+
+        transaction.on_commit(hand_off, robust=True)
     return results  # type: ignore[return-value]
 
 
@@ -603,7 +609,12 @@ def tie_model_reset(*, brand_id: int, recompute: bool = True) -> bool:
 def _queue_recompute(brand_id: int) -> None:
     from .tasks import recompute_ties
 
-    transaction.on_commit(partial(recompute_ties.delay, brand_id=brand_id))
+    def queue() -> None:
+        # Named, not a partial, so that a failure (broker down) is logged by name; the nightly
+        # recompute applies the new parameters then.
+        recompute_ties.delay(brand_id=brand_id)
+
+    transaction.on_commit(queue, robust=True)
 
 
 # --- Personal-information rights -------------------------------------------------------------

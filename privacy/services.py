@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -61,7 +60,12 @@ def erasure_request(
         actor=actor,
         details={"request": request.pk, "reason": reason},
     )
-    transaction.on_commit(partial(_queue, request.pk), robust=True)
+    queued_id = request.pk
+
+    def queue() -> None:  # named: a failure (broker down) is logged by name
+        _queue(queued_id)
+
+    transaction.on_commit(queue, robust=True)
     return request, True
 
 

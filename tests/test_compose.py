@@ -122,3 +122,27 @@ def test_every_variable_compose_sets_is_documented_in_the_readme():
         if name != "DJANGO_SETTINGS_MODULE" and f"`{name}`" not in readme
     ]
     assert missing == []
+
+
+def test_every_service_has_a_health_check_and_a_restart_policy():
+    for name, service in SERVICES.items():
+        healthcheck = service.get("healthcheck") or {}  # (the YAML anchor is merged in)
+        assert healthcheck.get("test") and not healthcheck.get("disable"), name
+        assert service.get("restart") in {"always", "unless-stopped", "on-failure"}, name
+
+
+def test_beat_health_check_fails_without_its_process_and_passes_with_it(tmp_path, monkeypatch):
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("healthcheck", ROOT / "scripts/healthcheck.py")
+    healthcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(healthcheck)
+    pidfile = tmp_path / "beat.pid"
+    monkeypatch.setattr(healthcheck, "BEAT_PIDFILE", str(pidfile))
+    monkeypatch.setenv("CELERY_BROKER_URL", settings.REDIS_URL)
+
+    with pytest.raises(OSError):
+        healthcheck.beat()  # no pid file: beat is not running
+    pidfile.write_text(str(os.getpid()))
+    healthcheck.beat()  # a live process and a broker answering PING

@@ -44,6 +44,11 @@ US = timedelta(microseconds=1)
 TTL_SLACK = timedelta(days=1)
 REBUILD_LOCK_MS = 120_000
 REBUILD_CHUNK = 5_000
+REBUILD_ATTEMPTS = 3
+READY_IF_LOCKED = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) "
+    "return 1 end return 0"
+)
 SCRIPT = (Path(__file__).parent / "lua" / "decide.lua").read_text()
 MAX_BUDGET = 254  # recipient budgets travel as one byte each, budget + 1
 REFUSAL_CODES = {"d": "recipient_daily_cap", "w": "recipient_weekly_cap"}
@@ -281,14 +286,22 @@ class FatigueCounters:
         try:
             if not force and self.client.exists(self.ready_key):
                 return None
-            self.client.delete(self.ready_key)
-            old = [
-                *self.client.scan_iter(match=f"{self.tag}:fat:s:*", count=1000),
-                *self.client.scan_iter(match=f"{self.tag}:fat:r:*", count=1000),
-            ]
-            stats = self._write(ledger, now=now, window=window, old=old)
-            self.client.set(self.ready_key, to_us(now))
-            return stats
+            for _ in range(REBUILD_ATTEMPTS):
+                self.client.delete(self.ready_key)
+                old = [
+                    *self.client.scan_iter(match=f"{self.tag}:fat:s:*", count=1000),
+                    *self.client.scan_iter(match=f"{self.tag}:fat:r:*", count=1000),
+                ]
+                stats = self._write(ledger, now=now, window=window, old=old)
+                # Ready only if nothing wiped Redis while we wrote (our lock, set before the
+                # first write, is still there): a FLUSHALL in the middle of the write would
+                # otherwise leave a state marked ready that lacks what it wiped.
+                if self.client.eval(READY_IF_LOCKED, 2, self.lock_key, self.ready_key, token,
+                                    to_us(now)):  # fmt: skip
+                    return stats
+                if not self.client.set(self.lock_key, token, nx=True, px=REBUILD_LOCK_MS):
+                    return None  # another rebuild started after the wipe
+            return None
         finally:
             self._release(token)
 

@@ -137,14 +137,13 @@ def decide(*, caller: Caller | None, post: Post, now: datetime, preview: bool) -
     exclusions = dict(verdict.exclusions)
     admitted = tuple(verdict.admitted)
     if verdict.plan is not None:
-        counters = fatigue_live.counters_for(brand_id=post.brand_id)
-        result = counters.run(
+        result = fatigue_live.counters_run(
+            brand_id=post.brand_id,
             post_id=post.pk,
             plan=verdict.plan,
             preview=preview,
-            ledger=fatigue_live.ledger_loader(
-                brand_id=post.brand_id, now=now, window=policy.window
-            ),
+            now=now,
+            window=policy.window,
         )
         if result.status == "cold":
             reason = Reason(

@@ -4,7 +4,15 @@
   of the author (one query returning one row of arrays);
 - `ledger_for` reads the durable ledger (published posts, delivered commercial exposures) that
   `FatigueCounters.rebuild` restores Redis from;
-- `counters_for` / `counters_rebuild` give the brand's Redis windows.
+- `counters_for` / `counters_rebuild` give the brand's Redis windows; `counters_run` checks
+  and consumes them for one decision under the brand's fatigue lock.
+
+The fatigue lock (a PostgreSQL advisory lock per brand) keeps Redis and the ledger in step
+across a lost Redis: a decision holds it shared from the moment it consumes in Redis until its
+transaction commits the deliveries that record the consumption; a rebuild holds it exclusive,
+so it reads the ledger only once every consumption Redis lost is committed there. Without it,
+a publish whose consumption was flushed before its commit would be missing from the rebuilt
+state, and the next publish could exceed a recipient's cap.
 """
 
 from __future__ import annotations
@@ -16,16 +24,23 @@ from functools import lru_cache
 import numpy as np
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Advocate, AdvocateStatus, Customer, CustomerKind
 from interactions.models import NEGATIVE_TYPES, Interaction, Tie
 
-from ..fatigue.counters import ExposureRecord, FatigueCounters, Ledger, RebuildStats
+from ..fatigue.counters import (
+    CounterResult,
+    ExposureRecord,
+    FatigueCounters,
+    Ledger,
+    RebuildStats,
+)
 from ..fatigue.counters import SenderPostRecord as LedgerPost
 from ..fatigue.rules import (
     NO_TIME,
+    CounterPlan,
     FatiguePolicy,
     RecipientColumns,
     SenderHistory,
@@ -93,8 +108,62 @@ def ledger_loader(*, brand_id: int, now: datetime, window: timedelta):
     return lambda: ledger_for(brand_id=brand_id, since=now - window)
 
 
+LOCK_NAMESPACE = 0xFA71  # high 32 bits of the fatigue lock's key; the brand id is the low 32
+
+
+def _fatigue_lock(brand_id: int, *, exclusive: bool) -> None:
+    """The brand's fatigue lock, until the end of the current transaction (or savepoint)."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [(LOCK_NAMESPACE << 32) | (brand_id & 0xFFFFFFFF)])
+
+
+def counters_run(
+    *,
+    brand_id: int,
+    post_id: int,
+    plan: CounterPlan,
+    preview: bool,
+    now: datetime,
+    window: timedelta,
+) -> CounterResult:
+    """Check (and unless ``preview``, consume) the plan's windows for ``post_id``.
+
+    A publish calls it inside its transaction: the shared fatigue lock taken here is held
+    until that commits. If Redis lost the brand's state, the savepoint that took the shared
+    lock is rolled back (releasing it), the lock is taken exclusive — waiting for in-flight
+    decisions to commit their deliveries — and the state is rebuilt from the ledger before the
+    windows are checked again (another decision may have rebuilt it meanwhile). The exclusive
+    lock is held until the publish commits, so the brand's decisions queue behind a rebuild.
+    A preview consumes nothing and takes the lock only to rebuild.
+    """
+    counters = counters_for(brand_id=brand_id)
+    ledger = ledger_loader(brand_id=brand_id, now=now, window=window)
+    if preview:
+        result = counters.run(post_id=post_id, plan=plan, preview=True)
+        if result.status != "cold":
+            return result
+        with transaction.atomic():
+            _fatigue_lock(brand_id, exclusive=True)
+            return counters.run(post_id=post_id, plan=plan, preview=True, ledger=ledger)
+    with transaction.atomic():
+        # A savepoint left unreleased when all is well (one statement fewer on the hot path);
+        # rolled back to release the shared lock when the state is cold.
+        before_lock = transaction.savepoint()
+        _fatigue_lock(brand_id, exclusive=False)
+        result = counters.run(post_id=post_id, plan=plan, preview=False)
+        if result.status != "cold":
+            return result
+        transaction.savepoint_rollback(before_lock)
+        _fatigue_lock(brand_id, exclusive=True)
+        return counters.run(post_id=post_id, plan=plan, preview=False, ledger=ledger)
+
+
+@transaction.atomic
 def counters_rebuild(*, brand_id: int, now: datetime | None = None) -> RebuildStats | None:
-    """Replace the brand's Redis windows with the ledger (None: a rebuild was running)."""
+    """Replace the brand's Redis windows with the ledger (None: a rebuild was running), under
+    the exclusive fatigue lock (after in-flight decisions have committed)."""
+    _fatigue_lock(brand_id, exclusive=True)
     now = now or timezone.now()
     window = fatigue_policy_for(brand_id=brand_id).window
     ledger = ledger_for(brand_id=brand_id, since=now - window)

@@ -14,6 +14,8 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
+from .parsers import check_depth
+
 _fallback = JSONEncoder().default  # lazy strings, Decimal, dates … as DRF renders them
 
 
@@ -22,9 +24,10 @@ class ORJSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return orjson.loads(stream.read())
+            data = orjson.loads(stream.read())
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        return check_depth(data)
 
 
 class ORJSONRenderer(BaseRenderer):

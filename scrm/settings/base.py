@@ -125,10 +125,13 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("AUTH_THROTTLE_RATE", default="20/min"),
         "customer_token": env("CUSTOMER_TOKEN_THROTTLE_RATE", default="600/min"),
+        # Ingest (interactions/ POST and interactions/batch/), per app key (or staff member,
+        # or customer): a request is one event or a batch of up to 1,000.
+        "ingest": env("INGEST_THROTTLE_RATE", default="1200/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -213,6 +216,8 @@ SCRM = {
     "WECOM_SWEEP_EVERY_MINUTES": env.int("SCRM_WECOM_SWEEP_EVERY_MINUTES", default=2),
     # Churn alerts list the posts delivered to the customer this many days before they left.
     "CHURN_SEEN_POSTS_DAYS": env.int("SCRM_CHURN_SEEN_POSTS_DAYS", default=7),
+    # Deepest nesting of objects/arrays in a JSON request body (400 beyond it).
+    "JSON_MAX_DEPTH": env.int("SCRM_JSON_MAX_DEPTH", default=32),
     # Phones without a country code are read in this region (ISO 3166 code).
     "PHONE_DEFAULT_REGION": env("SCRM_PHONE_DEFAULT_REGION", default="CN"),
     # CSV import

@@ -10,7 +10,6 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import orjson
 from django.conf import settings
@@ -151,7 +150,12 @@ def callback_store(*, brand_id: int, fields: dict) -> Received:
         )
         callback_id, inserted, status = cursor.fetchone()
     if status == CallbackStatus.PENDING:
-        transaction.on_commit(partial(_queue, callback_id), robust=True)
+        queued_id = callback_id
+
+        def queue() -> None:  # named: a failure (broker down) is logged by name
+            _queue(queued_id)
+
+        transaction.on_commit(queue, robust=True)
     return Received(callback_id=callback_id, created=bool(inserted), status=status)
 
 
