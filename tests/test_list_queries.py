@@ -49,8 +49,8 @@ def build(brand, people: int):
 
 
 # Each list and the most queries one page of it takes: authentication (the staff token), the
-# page with its annotations, the prefetches (ties: the pair rows and both people; feed: the
-# engagement counts) — and nothing per row.
+# page with its annotations, the prefetches (ties: the pair rows and both people, and the
+# brand's tie parameters; feed: the engagement counts) — and nothing per row.
 ENDPOINTS = {
     "/api/v1/customers/": 3,
     "/api/v1/customers/?tag=vip": 3,
@@ -62,7 +62,7 @@ ENDPOINTS = {
     "/api/v1/advocates/": 3,
     "/api/v1/interactions/": 3,
     "/api/v1/posts/": 3,
-    "/api/v1/customers/{author}/ties/": 7,
+    "/api/v1/customers/{author}/ties/": 8,
     "/api/v1/customers/{author}/friends/": 4,
     "/api/v1/feed/?customer={friend}": 5,
 }
