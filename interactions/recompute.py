@@ -14,7 +14,8 @@ interleaves. Intermediate results go into unlogged work tables of the transactio
    own latest time (`scoring.from_events`) without a second pass over the log;
 3. undirected pairs: both directions side by side, intensity as of now, prune test (both
    directions idle ≥ PRUNE_IDLE_DAYS and below PRUNE_MIN_AFFINITY);
-4. κ = percentile_cont of I over the kept pairs with I > 0;
+4. κ = percentile_cont of I over the kept pairs that are active ties
+   (I > ``scoring.ACTIVE_INTENSITY_MIN``, as `scoring.kappa_from`);
 5. mutual friends: |N(u) ∩ N(v)| for every kept pair, expanding the endpoint with fewer
    friends and probing the other's adjacency (cost Σ min(deg), safe around hubs), into a
    table of Jaccard values of its own (hash joins only);
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from customers.models import Customer, profiling_withheld_sql
 
-from .scoring import LIKE, UNLIKE, TieParams
+from .scoring import ACTIVE_INTENSITY_MIN, LIKE, UNLIKE, TieParams
 from .scoring_db import (
     COMPONENTS,
     FLAG_COLUMNS,
@@ -221,7 +222,8 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                   LEFT JOIN (
                     SELECT b, percentile_cont(%(q)s) WITHIN GROUP (ORDER BY intensity) AS q,
                            count(*) AS n
-                      FROM {t.pair} WHERE intensity > 0 GROUP BY b
+                      FROM {t.pair}
+                     WHERE intensity > {_f(ACTIVE_INTENSITY_MIN)} GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
         # The mutual step's inputs are work tables analyzed first: with their real sizes the

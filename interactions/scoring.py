@@ -362,12 +362,29 @@ def percentile_cont(values: Sequence[float], percentile: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+# A tie is active when its intensity is above this. Not 0: a like and its unlike cancel
+# exactly only when summed next to each other; the recompute sums a pair's log in storage
+# order and the worker in batches, so likes taken back can leave a rounding residue
+# (~1e-16 per unit of weight) of either sign, and a pair with nothing left must not count
+# towards κ by the sign of that residue. Far below any real tie (a like is worth 1e-9
+# after 30 half-lives, 420 days at H = 14 d; the recompute prunes pairs long before).
+ACTIVE_INTENSITY_MIN = 1e-9
+
+
+def is_active(intensity_value: float) -> bool:
+    """Whether a pair of this intensity is an active tie (counts towards κ)."""
+    return math.isfinite(intensity_value) and intensity_value > ACTIVE_INTENSITY_MIN
+
+
 def kappa_from(intensities: Iterable[float], params: TieParams = DEFAULT_PARAMS) -> float:
-    """κ = the percentile of I over active ties (I > 0); ``kappa_default`` when there are none.
+    """κ = the percentile of I over active ties (`is_active`: I > ``ACTIVE_INTENSITY_MIN``);
+    ``kappa_default`` when there are none.
 
     Never below ``kappa_min``, so a brand with only faint ties does not see them all as strong.
+    The recompute (`recompute`, step κ) and the hourly refresh
+    (`scoring_db.tie_stats_refresh_kappa`) compute the same in SQL.
     """
-    active = [value for value in intensities if value > 0 and math.isfinite(value)]
+    active = [value for value in intensities if is_active(value)]
     if not active:
         return params.kappa_default
     return max(percentile_cont(active, params.kappa_percentile), params.kappa_min)

@@ -31,7 +31,14 @@ from django.utils import timezone
 from customers.models import Friendship, profiling_withheld_sql
 
 from .models import Interaction, ScoringPending, Tie, TieStats
-from .scoring import LIKE, NEGATIVE_SIGNALS, UNLIKE, TieParams, saturation_scale
+from .scoring import (
+    ACTIVE_INTENSITY_MIN,
+    LIKE,
+    NEGATIVE_SIGNALS,
+    UNLIKE,
+    TieParams,
+    saturation_scale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -584,14 +591,18 @@ def tie_stats_upsert_sql() -> str:
 def tie_stats_refresh_kappa(
     *, brand_id: int, as_of: datetime | None = None, params: TieParams | None = None
 ) -> float:
-    """κ = percentile of I over the brand's active ties (I > 0) as of now (scoring.kappa_from)."""
-    params = params or TieParams.from_settings()
+    """κ = percentile of I over the brand's active ties as of now (`scoring.kappa_from`:
+    I > ``ACTIVE_INTENSITY_MIN``), with the brand's parameters unless ``params``."""
+    from .selectors import tie_params_for_brand
+
+    params = params or tie_params_for_brand(brand_id=brand_id)
     as_of = as_of or timezone.now()
     args = {"brand": brand_id, "as_of": as_of}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT percentile_cont(%(q)s) WITHIN GROUP (ORDER BY i), count(*)
-                  FROM ({pair_intensities_sql(params)}) AS x WHERE i > 0""",  # noqa: S608
+                  FROM ({pair_intensities_sql(params)}) AS x
+                 WHERE i > {_f(ACTIVE_INTENSITY_MIN)}""",  # noqa: S608
             {**args, "q": params.kappa_percentile / 100.0},
         )
         value, active = cursor.fetchone()

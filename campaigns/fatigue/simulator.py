@@ -557,7 +557,7 @@ class _Sim:
                 1.0,
             )
         intensity = value.sum(axis=1) * recip
-        active = intensity[intensity > 0]
+        active = intensity[intensity > scoring.ACTIVE_INTENSITY_MIN]  # scoring.is_active
         kappa = (
             max(float(np.percentile(active, tp.kappa_percentile)), tp.kappa_min)
             if active.size

@@ -181,6 +181,9 @@ def test_kappa_is_the_75th_percentile_like_postgres():
     assert scoring.kappa_from([]) == TieParams().kappa_default
     assert scoring.kappa_from([0.0, 0.0]) == TieParams().kappa_default
     assert scoring.kappa_from([1e-6]) == TieParams().kappa_min
+    # rounding residues of likes taken back are no active ties, whatever their sign
+    assert scoring.kappa_from([1.1e-16, 1.0, 2.0, -2.2e-16]) == pytest.approx(1.75)
+    assert scoring.kappa_from([3.3e-16]) == TieParams().kappa_default
 
 
 def test_prune_rule_at_its_edges():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -11,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -381,6 +382,110 @@ def test_refresh_kappa_and_worker_use_the_brands_kappa():
     assert math.isclose(tie.strength, expected, abs_tol=1e-6)
 
 
+def test_kappa_counts_no_pair_whose_likes_were_all_taken_back():
+    # given ten pairs of five people where each liked the other's post twice and took both
+    # likes back: a like and its unlike cancel exactly only when summed next to each other,
+    # and the recompute sums a pair's log in whatever order its plan reads it (by id either
+    # way, or as a sort leaves it), so d1 + d2 − d1 − d2 is left with ±1.1e-16 in some
+    # directions — each direction's events are stored in another order (the log stores a
+    # request's events in event-id order), so that whatever the plan, some are left with
+    # a positive residue; and four pairs of four other people with real interactions
+    world = World(9)
+    ref = timezone.now().replace(microsecond=0)
+
+    def ago(minutes: int) -> datetime:
+        return ref - timedelta(minutes=minutes)
+
+    orders = list(itertools.permutations(range(4)))
+    events = []
+    for k, (actor, target) in enumerate(itertools.permutations(range(5), 2)):
+        ranks = orders[(7 * k) % len(orders)]  # event-id ranks: stored order of the four
+        kinds = [("like", 1 + k), ("unlike", 0), ("like", 4 + 3 * k), ("unlike", 0)]
+        events += [
+            world.event(actor, target, kind, ago(minutes), event_id=f"x{actor}{target}-{rank}")
+            for (kind, minutes), rank in zip(kinds, ranks, strict=True)
+        ]
+    real = [(5, 6, "comment"), (8, 7, "reply"), (5, 7, "like"), (6, 8, "message")]
+    events += [world.event(actor, target, kind, ago(60)) for actor, target, kind in real]
+    assert all(r.status == "created" for r in world.ingest(events))
+    intensities = [
+        scoring.intensity(PARAMS.weights[kind] * scoring.decay(3600.0, PARAMS), 0.0, PARAMS)
+        for _, _, kind in real
+    ]
+    kappa = scoring.kappa_from(intensities, PARAMS)
+
+    # when the worker scores the log one event at a time and κ is refreshed
+    for interaction_id in world.ids():
+        ties_score_batch(interaction_ids=[interaction_id], as_of=ref)
+    refreshed = tie_stats_refresh_kappa(brand_id=world.brand.pk, as_of=ref)
+    # and when the brand is recomputed from the log
+    report = ties_recompute(brand_id=world.brand.pk, as_of=ref)
+
+    # then the taken-back pairs are no active ties: κ is that of the four real pairs
+    # everywhere (a like taken back is no interaction, whatever rounding leaves of it)
+    assert math.isclose(refreshed, kappa, rel_tol=1e-9), (refreshed, kappa)
+    assert math.isclose(report.kappa, kappa, rel_tol=1e-9), (report.kappa, kappa)
+    assert report.active_pairs == 4
+    for actor, target in itertools.permutations(range(5), 2):
+        assert abs(world.tie(actor, target).affinity) < 1e-9
+
+
+@pytest.mark.parametrize("fitted", [False, True])
+def test_kappa_counts_the_pairs_with_weight_left_alike_everywhere(fitted):
+    # given a pair per edge case: events that weigh nothing (a view, or a click under the
+    # fitted weights), flags only (block, mute), a friendship ended by an unfriend after a
+    # message, a duplicate event id (not stored again), a like taken back, a reply
+    world = World(6)
+    params = PARAMS
+    if fitted:
+        tie_model_save(brand_id=world.brand.pk, **FITTED, recompute=False)
+        params = tie_params_for_brand(brand_id=world.brand.pk)
+    ref = timezone.now().replace(microsecond=0)
+    hour_ago = ref - timedelta(hours=1)
+    stream = [
+        (0, 1, "view", None),
+        (0, 2, "click", None),
+        (1, 2, "block", None),
+        (2, 1, "mute_author", None),
+        (2, 3, "message", None),
+        (3, 2, "unfriend", None),
+        (3, 4, "comment", "dup"),
+        (4, 3, "reply", "dup"),
+        (4, 5, "like", None),
+        (4, 5, "unlike", None),
+        (5, 0, "reply", None),
+    ]
+    events = [world.event(a, t, kind, hour_ago, event_id) for a, t, kind, event_id in stream]
+    statuses = [r.status for r in world.ingest(events)]
+    assert statuses.count("duplicate") == 1 and statuses.count("created") == len(stream) - 1
+    assert not Friendship.objects.filter(
+        brand=world.brand,
+        ended_at__isnull=True,
+        customer_low_id=world.people[2].pk,
+        customer_high_id=world.people[3].pk,
+    ).exists()
+    # I of each pair that has any weight left: one direction, reciprocity at its floor
+    weighing = ["view", "click", "message", "comment", "reply"]
+    intensities = [
+        scoring.intensity(params.weight(kind) * scoring.decay(3600.0, params), 0.0, params)
+        for kind in weighing
+    ] + [0.0]  # the like taken back
+    kappa = scoring.kappa_from(intensities, params)
+    active = sum(value > 0 for value in intensities)
+    assert active == 4  # the view or the click weighs nothing
+
+    # when the worker scores the log, κ is refreshed, and the brand is recomputed
+    world.score_all(as_of=ref)
+    refreshed = tie_stats_refresh_kappa(brand_id=world.brand.pk, as_of=ref)
+    refreshed_active = TieStats.objects.get(brand=world.brand).active_pairs
+    report = ties_recompute(brand_id=world.brand.pk, as_of=ref)
+
+    # then the same pairs are active ties everywhere, and κ is the same
+    assert refreshed_active == report.active_pairs == active
+    assert math.isclose(refreshed, kappa, rel_tol=1e-9), (refreshed, kappa)
+    assert math.isclose(report.kappa, kappa, rel_tol=1e-9), (report.kappa, kappa)
+
+
 def test_recompute_command_prints_progress(capsys):
     world = World(2)
     world.ingest([world.event(0, 1, "comment", timezone.now())])
@@ -462,12 +567,37 @@ def expected_states(created: list[dict], params: TieParams = PARAMS) -> dict:
     return {pair: state for pair, state in states.items() if state.last_at is not None}
 
 
+# Likes taken back: 0 → 1, 1 → 0, 2 → 3 and 3 → 2 each like twice and take both back (seed
+# 108 makes every unlike pick a like in force), and the other four pairs interact. The
+# recompute sums each pair's log in storage order, d1 + d2 − d1 − d2 in some order, which
+# leaves ±1.1e-16 where from_events has exactly 0: such a pair must not count as an active
+# tie in κ (without the threshold the recompute counted 6 pairs where from_events has 4).
+TAKEN_BACK = [
+    (0, 1, "like", 100, 1),
+    (1, 3, "like", 130, 1),
+    (2, 1, "like", 160, 1),
+    (3, 3, "like", 190, 1),
+    *[(0, 1, "unlike", 5, 1)] * 4,
+    (0, 1, "like", 103, 1),
+    (1, 3, "like", 137, 1),
+    (2, 1, "like", 171, 1),
+    (3, 3, "like", 199, 1),
+    *[(0, 1, "unlike", 5, 1)] * 4,
+    (0, 2, "comment", 60, 1),
+    (0, 3, "reply", 90, 1),
+    (1, 1, "message", 30, 1),
+    (1, 2, "forward", 45, 1),
+]
+
+
 @hsettings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(stream=event_streams(), seed=st.integers(0, 2**32 - 1), fitted=st.booleans())
+@example(stream=TAKEN_BACK, seed=108, fitted=False)
+@example(stream=TAKEN_BACK, seed=108, fitted=True)
 def test_incremental_equals_recompute_equals_from_events(stream, seed, fitted):
     # given a brand of 4 friends (with fitted parameters of its own, or the settings') and a
     # random stream ingested in a few requests
@@ -555,6 +685,11 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed, fitted):
         )
         assert math.isclose(out.strength, want, abs_tol=1e-9)
         assert back.strength == out.strength
+    # and the hourly κ over the worker's ties is scoring.kappa_from of the same pairs
+    pairs = {(min(k), max(k)) for k in expected}
+    kappa = scoring.kappa_from([inputs(key)[2] for key in pairs], params)
+    refreshed = tie_stats_refresh_kappa(brand_id=world.brand.pk, as_of=ref)
+    assert math.isclose(refreshed, kappa, rel_tol=1e-9), (refreshed, kappa)
 
     # when the brand is recomputed from the log as of the same time
     report = ties_recompute(brand_id=world.brand.pk, as_of=ref)
@@ -572,11 +707,8 @@ def test_incremental_equals_recompute_equals_from_events(stream, seed, fitted):
             assert math.isclose(
                 getattr(tie, f"c_{name}"), getattr(before, f"c_{name}"), abs_tol=1e-9
             )
-    # and κ and strengths follow scoring.kappa_from / scoring.strength with Jaccard
-    pairs = {(min(k), max(k)) for k in expected}
-    intensities = [inputs(key)[2] for key in pairs]
-    kappa = scoring.kappa_from(intensities, params)
-    assert math.isclose(report.kappa, kappa, rel_tol=1e-9)
+    # and κ (the same) and strengths follow scoring.kappa_from / scoring.strength with Jaccard
+    assert math.isclose(report.kappa, kappa, rel_tol=1e-9), (report.kappa, kappa)
     adjacency: dict[int, set[int]] = {}
     for lo, hi in friends:
         adjacency.setdefault(lo, set()).add(hi)
