@@ -15,6 +15,7 @@ from customers.models import Customer, CustomerKind
 from customers.services import customer_erase_personal
 from interactions.services import interactions_anonymise, scoring_lock_brand, ties_forget
 from scrm.api.errors import Conflict
+from wecom.services.erasure import callbacks_erase_customer
 
 from .audit import Actor, audit_record
 from .models import OPEN_ERASURE, AuditAction, ErasureRequest, ErasureStatus
@@ -86,8 +87,9 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
     exclusively (as a full recompute does): it waits for running scoring batches and a
     recompute, or raises OperationalError after ``SCORING_LOCK_TIMEOUT_MS`` (the task retries),
     and nothing is half-erased — either every step is committed with the request marked done,
-    or none. Steps: the customer's personal fields and consents, posts, orders' buyer ids,
-    event payloads, ties (flags included), then the Redis fatigue windows."""
+    or none. Steps: the customer's personal fields and consents, the WeCom callbacks that
+    name them, posts, orders' buyer ids, event payloads, ties (flags included), then the
+    Redis fatigue windows."""
     request = ErasureRequest.objects.select_related("customer").get(pk=request_id)
     if request.status == ErasureStatus.DONE:
         return request
@@ -111,7 +113,12 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
         if request.status == ErasureStatus.DONE:  # a concurrent run finished it
             return request
         steps: dict[str, object] = {}
+        known_as = Customer.objects.values_list("external_id", flat=True).get(pk=customer_id)
         steps["customer"] = customer_erase_personal(customer=request.customer, actor=actor)
+        pseudonym = Customer.objects.values_list("external_id", flat=True).get(pk=customer_id)
+        steps["wecom"] = callbacks_erase_customer(
+            brand_id=brand_id, customer_id=customer_id, external_id=known_as, pseudonym=pseudonym
+        )
         steps["posts"] = posts_erase_author(brand_id=brand_id, author_id=customer_id)
         steps["conversions"] = conversions_erase_buyer(brand_id=brand_id, customer_id=customer_id)
         steps["interactions"] = interactions_anonymise(brand_id=brand_id, customer_id=customer_id)
