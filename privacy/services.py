@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -140,6 +141,32 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
         )
     request.refresh_from_db()
     return request
+
+
+def erasures_requeue(*, older_than_minutes: int, limit: int = 500) -> dict[str, int]:
+    """The sweeper: queue again the erasure requests still ``queued`` this long after they
+    were made (their task was lost: the broker was down at commit, or the message was
+    dropped). Running the task twice is harmless (a done request is left as it is); a broker
+    still down is logged and the request waits for the next sweep."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        ErasureRequest.objects.filter(status=ErasureStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    queued = failed = 0
+    for request_id in ids:
+        try:
+            _queue(request_id)
+        except Exception:  # the broker: every other request fails alike; try them all anyway
+            logger.exception("erasure request %s could not be queued again", request_id)
+            failed += 1
+            continue
+        ErasureRequest.objects.filter(pk=request_id, status=ErasureStatus.QUEUED).update(
+            progress={"phase": "queued", "requeued_at": timezone.now().isoformat()}
+        )
+        queued += 1
+    return {"requeued": queued, "failed": failed}
 
 
 def erasure_failed(*, request_id: int, error: str) -> None:
