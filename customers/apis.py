@@ -23,6 +23,7 @@ from privacy.serializers import (
     ErasureCreateSerializer,
     ErasureRequestSerializer,
 )
+from scrm.api.errors import Conflict
 from scrm.api.filters import query_params_check
 from scrm.api.pagination import CursorPagination, KeysetPagination
 from scrm.api.permissions import ALL_CALLERS, STAFF_AND_APP, STAFF_AND_CUSTOMER, STAFF_ONLY
@@ -478,6 +479,7 @@ class CustomerTokenView(APIView):
         responses={
             201: TokenResponseSerializer,
             404: OpenApiResponse(description="No customer with this external_id."),
+            409: OpenApiResponse(description="The customer was erased."),
             429: OpenApiResponse(description="Too many tokens minted by this caller."),
         },
     )
@@ -490,6 +492,11 @@ class CustomerTokenView(APIView):
         ).first()
         if customer is None:
             raise NotFound(f"No customer with external_id {external_id!r} in this brand.")
+        if customer.erased_at is not None:
+            raise Conflict(
+                f"Customer {customer.pk} was erased: no token is minted for it.",
+                code="customer_erased",
+            )
         issued = customer_token_issue(brand_id=customer.brand_id, customer_id=customer.pk)
         return Response(
             {"token": issued.token, "expires_at": issued.expires_at, "customer": customer.pk},

@@ -199,6 +199,7 @@ def _fetch(sql: str, params: list | dict) -> list[tuple]:
 class _Lookups:
     posts: dict[int, tuple[int, str]]  # id → (author, status)
     customers: set[int]
+    erased: set[int]  # customers of the batch that were erased (no new events about them)
     delivered: set[tuple[int, int]]  # (post, recipient) with a delivered Delivery
     forwards: dict[str, tuple[int, int]]  # stored forward event_id → (post, chain depth)
     # (actor, post) → occurred_at of the like currently in force (None: not liked). Likes
@@ -241,9 +242,9 @@ def _lookup(brand: int, parsed: list[_Event]) -> _Lookups:
         )
         SELECT 'p', id, author_id, status, NULL::timestamptz FROM p
         UNION ALL
-        SELECT 'c', c.id, NULL, NULL, NULL
+        SELECT 'c', c.id, NULL, NULL, c.erased_at
           FROM unnest(%(people)b::bigint[] || ARRAY(SELECT author_id FROM p)) AS x(id)
-         CROSS JOIN LATERAL (SELECT id FROM {Customer._meta.db_table}
+         CROSS JOIN LATERAL (SELECT id, erased_at FROM {Customer._meta.db_table}
                               WHERE id = x.id AND brand_id = %(brand)b LIMIT 1) AS c
         UNION ALL
         SELECT 'd', x.p, x.r, NULL, NULL
@@ -286,10 +287,12 @@ def _lookup(brand: int, parsed: list[_Event]) -> _Lookups:
             "events": list({ev.event_id for ev in parsed}),
         },
     )
-    found = _Lookups({}, set(), set(), {}, {}, set())
+    found = _Lookups({}, set(), set(), set(), {}, {}, set())
     for tag, a, b, text, when in rows:
         if tag == "c":
             found.customers.add(a)
+            if when is not None:
+                found.erased.add(a)
         elif tag == "d":
             found.delivered.add((a, b))
         elif tag == "e":
@@ -331,6 +334,7 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
     itab = Interaction._meta.db_table
     lookups = _lookup(brand, parsed)
     posts, customers, delivered = lookups.posts, lookups.customers, lookups.delivered
+    erased = lookups.erased
     stored_forwards, liked, existing = lookups.forwards, lookups.liked, lookups.existing
 
     # First pass: references. Errors are kept on the event and answered in the last pass,
@@ -339,6 +343,8 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
         error = None
         if ev.actor not in customers:
             error = _error("actor", f"No customer {ev.actor} in this brand.")
+        elif ev.actor in erased:
+            error = _error("actor", f"Customer {ev.actor} was erased.", "customer_erased")
         elif ev.post is not None:
             post = posts.get(ev.post)
             if post is None:
@@ -349,6 +355,8 @@ def interactions_ingest(*, caller: Caller, events: list) -> list[IngestResult]:
                 ev.target = post[0]
         if error is None and ev.target not in customers:
             error = _error("target", f"No customer {ev.target} in this brand.")
+        if error is None and ev.target in erased:
+            error = _error("target", f"Customer {ev.target} was erased.", "customer_erased")
         if error is None and ev.target == ev.actor:
             error = _error("target", "Actor and target must be different people.")
         ev.error = error

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from customers.models import Customer, CustomerKind
 from customers.services import customer_erase_personal
 from interactions.services import interactions_anonymise, scoring_lock_brand, ties_forget
 from scrm.api.errors import Conflict
+from wecom.services.erasure import callbacks_erase_customer
 
 from .audit import Actor, audit_record
 from .models import OPEN_ERASURE, AuditAction, ErasureRequest, ErasureStatus
@@ -86,8 +88,9 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
     exclusively (as a full recompute does): it waits for running scoring batches and a
     recompute, or raises OperationalError after ``SCORING_LOCK_TIMEOUT_MS`` (the task retries),
     and nothing is half-erased — either every step is committed with the request marked done,
-    or none. Steps: the customer's personal fields and consents, posts, orders' buyer ids,
-    event payloads, ties (flags included), then the Redis fatigue windows."""
+    or none. Steps: the customer's personal fields and consents, the WeCom callbacks that
+    name them, posts, orders' buyer ids, event payloads, ties (flags included), then the
+    Redis fatigue windows."""
     request = ErasureRequest.objects.select_related("customer").get(pk=request_id)
     if request.status == ErasureStatus.DONE:
         return request
@@ -111,7 +114,12 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
         if request.status == ErasureStatus.DONE:  # a concurrent run finished it
             return request
         steps: dict[str, object] = {}
+        known_as = Customer.objects.values_list("external_id", flat=True).get(pk=customer_id)
         steps["customer"] = customer_erase_personal(customer=request.customer, actor=actor)
+        pseudonym = Customer.objects.values_list("external_id", flat=True).get(pk=customer_id)
+        steps["wecom"] = callbacks_erase_customer(
+            brand_id=brand_id, customer_id=customer_id, external_id=known_as, pseudonym=pseudonym
+        )
         steps["posts"] = posts_erase_author(brand_id=brand_id, author_id=customer_id)
         steps["conversions"] = conversions_erase_buyer(brand_id=brand_id, customer_id=customer_id)
         steps["interactions"] = interactions_anonymise(brand_id=brand_id, customer_id=customer_id)
@@ -133,6 +141,32 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
         )
     request.refresh_from_db()
     return request
+
+
+def erasures_requeue(*, older_than_minutes: int, limit: int = 500) -> dict[str, int]:
+    """The sweeper: queue again the erasure requests still ``queued`` this long after they
+    were made (their task was lost: the broker was down at commit, or the message was
+    dropped). Running the task twice is harmless (a done request is left as it is); a broker
+    still down is logged and the request waits for the next sweep."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    ids = list(
+        ErasureRequest.objects.filter(status=ErasureStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    queued = failed = 0
+    for request_id in ids:
+        try:
+            _queue(request_id)
+        except Exception:  # the broker: every other request fails alike; try them all anyway
+            logger.exception("erasure request %s could not be queued again", request_id)
+            failed += 1
+            continue
+        ErasureRequest.objects.filter(pk=request_id, status=ErasureStatus.QUEUED).update(
+            progress={"phase": "queued", "requeued_at": timezone.now().isoformat()}
+        )
+        queued += 1
+    return {"requeued": queued, "failed": failed}
 
 
 def erasure_failed(*, request_id: int, error: str) -> None:

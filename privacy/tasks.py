@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from . import services
@@ -28,6 +29,23 @@ def erase_customer(self, request_id: int) -> dict:
         services.erasure_waiting(request_id=request_id, error=str(error))
         raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 600)) from error
     return {"request": request.pk, "status": request.status}
+
+
+@shared_task(
+    name="privacy.requeue_erasures",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def requeue_erasures(older_than_minutes: int | None = None) -> dict:
+    """Sweeper (beat): queue again the erasure requests whose task was lost."""
+    older = older_than_minutes
+    if older is None:
+        older = settings.SCRM["ERASURE_SWEEP_AFTER_MINUTES"]
+    return services.erasures_requeue(older_than_minutes=older)
 
 
 @shared_task(

@@ -38,6 +38,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             caller = tenancy.customer_token_authenticate(raw)
             if caller is None:
                 raise exceptions.AuthenticationFailed("Customer token is invalid or expired.")
+            if tenancy.customer_erased(brand_id=caller.brand_id, customer_id=caller.customer_id):
+                raise exceptions.AuthenticationFailed(
+                    f"Customer {caller.customer_id} was erased: its tokens no longer work.",
+                    code="customer_erased",
+                )
             return AnonymousUser(), caller
         raise exceptions.AuthenticationFailed("Unknown bearer token format.")
 

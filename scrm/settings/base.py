@@ -280,6 +280,11 @@ SCRM = {
     # `manage.py install_privacy_schedule`.
     "RETENTION_MIN_DAYS": env.int("SCRM_RETENTION_MIN_DAYS", default=180),
     "RETENTION_CRONTAB": env("SCRM_RETENTION_CRONTAB", default="0 3 * * *"),
+    # Erasure requests still queued this many minutes after they were made (their task was
+    # lost: the broker was down at commit) are queued again by the beat task
+    # `privacy.requeue_erasures`, every ERASURE_SWEEP_EVERY_MINUTES (`install_privacy_schedule`).
+    "ERASURE_SWEEP_AFTER_MINUTES": env.int("SCRM_ERASURE_SWEEP_AFTER_MINUTES", default=10),
+    "ERASURE_SWEEP_EVERY_MINUTES": env.int("SCRM_ERASURE_SWEEP_EVERY_MINUTES", default=5),
     # Advocate leaderboard (influence = reach × mean tie strength × engagement rate) and KOC
     # candidates (advocacy potential). Engagement counts distinct (post, person) pairs with one
     # of ENGAGEMENT_TYPES on a person's posts over the last INFLUENCE_WINDOW_DAYS.

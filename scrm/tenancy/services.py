@@ -248,3 +248,13 @@ def customer_token_authenticate(raw: str) -> Caller | None:
     if not isinstance(payload, dict) or payload.get("e", 0) < timezone.now().timestamp():
         return None
     return Caller(kind=CallerKind.CUSTOMER, brand_id=payload["b"], customer_id=payload["c"])
+
+
+def customer_erased(*, brand_id: int, customer_id: int) -> bool:
+    """Whether a customer token's customer has been erased: its tokens stop working at once
+    (one primary-key lookup per request; the token itself stays stateless)."""
+    from customers.models import Customer
+
+    return Customer.objects.filter(
+        pk=customer_id, brand_id=brand_id, erased_at__isnull=False
+    ).exists()
