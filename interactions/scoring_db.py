@@ -174,26 +174,6 @@ class BatchResult:
         return {"claimed": self.claimed, "pairs": self.pairs}
 
 
-@transaction.atomic
-def scoring_pending_add(
-    *, brand_id: int, interaction_ids: Sequence[int], pair_keys: Sequence[int], at: datetime
-) -> int:
-    """Record new interactions in the scoring outbox (the caller's transaction, one INSERT);
-    ``pair_keys[i]`` is actor id + target id of ``interaction_ids[i]``."""
-    if not interaction_ids:
-        return 0
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            f"""INSERT INTO {PTAB} (interaction_id, brand_id, pair_key, created_at)
-                SELECT i, %s, k, %s FROM unnest(%s::bigint[], %s::bigint[]) AS x(i, k)
-                 ORDER BY i""",  # noqa: S608
-            [brand_id, at, list(interaction_ids), list(pair_keys)],
-            binary=True,
-        )
-        return cursor.rowcount
-
-
 def _batch_sql(params: TieParams) -> str:
     """The whole batch in one statement: claim it in the outbox, aggregate per undirected
     pair (both directions side by side), merge into both directed rows and refresh their
