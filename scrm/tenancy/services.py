@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -139,23 +140,34 @@ def staff_token_issue(*, user, brand: Brand) -> IssuedToken:
 
 
 def staff_token_authenticate(raw: str) -> tuple[object, Caller] | None:
+    """The token's user and Caller, in one query: the live token joined with its active user
+    and active brand, and the user's role in that brand (a subquery on the membership). No
+    cache: a revoked or expired token, a deactivated user or brand, a removed membership stop
+    working on the next request."""
     if not raw.startswith(STAFF_TOKEN_PREFIX):
         return None
+    role = Membership.objects.filter(user_id=OuterRef("user_id"), brand_id=OuterRef("brand_id"))
     token = (
-        StaffToken.objects.select_related("user", "brand")
-        .filter(key_hash=_digest(raw), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        StaffToken.objects.select_related("user")
+        .filter(
+            key_hash=_digest(raw),
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            user__is_active=True,
+            brand__is_active=True,
+        )
+        .annotate(member_role=Subquery(role.values("role")[:1]))
         .first()
     )
-    if token is None or not token.user.is_active or not token.brand.is_active:
+    if token is None:
         return None
-    membership = Membership.objects.filter(user=token.user, brand=token.brand).first()
-    if membership is None and not token.user.is_superuser:
+    if token.member_role is None and not token.user.is_superuser:
         return None  # membership removed after the token was issued
     return token.user, Caller(
         kind=CallerKind.STAFF,
         brand_id=token.brand_id,
         user_id=token.user_id,
-        role=membership.role if membership else Role.OWNER,
+        role=token.member_role or Role.OWNER,
         is_superuser=token.user.is_superuser,
     )
 
