@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
 from customers import selectors
 from customers.models import Advocate, Customer, Friendship
@@ -48,6 +49,9 @@ def test_customer_rows_are_rendered_as_the_serializer_does_phone_masked():
     assert "13812345678" not in json.dumps(fast)
     same(CustomerSerializer, rows)  # unmasked: the phone as stored
     same(CustomerSerializer, list(Customer.objects.filter(brand=brand)))  # no annotation
+    with timezone.override("Asia/Shanghai"):  # dates in the current time zone, not UTC
+        shanghai = same(CustomerSerializer, rows)
+    assert shanghai[0]["created_at"].endswith("+08:00")
 
     same(FriendshipSerializer, list(Friendship.objects.filter(brand=brand)))
     advocates = list(Advocate.objects.filter(brand=brand).select_related("customer"))
