@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from interactions.selectors import TIE_FLAG_NAMES
 from scrm.api.fields import StrictCharField
+from scrm.api.rows import FastListSerializer, RowFinishing
 
 from .models import (
     Advocate,
@@ -28,7 +29,7 @@ class ConsentStateSerializer(serializers.Serializer):
     profiling = serializers.BooleanField(source="consent_profiling")
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(RowFinishing, serializers.ModelSerializer):
     """A customer; ``phone`` is shown in full on the detail view and masked in lists.
 
     ``marketing_consent`` is the consent to commercial posts (``consents.commercial_posts``)."""
@@ -38,6 +39,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     consents = ConsentStateSerializer(source="*", read_only=True)
 
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Customer
         fields = [
             "id",
@@ -73,8 +75,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         self.mask_phone = mask_phone
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
+    def finish_row(self, instance, data: dict) -> dict:
         if self.mask_phone:
             data["phone"] = instance.masked_phone
         return data
@@ -103,6 +104,7 @@ class FriendSerializer(serializers.ModelSerializer):
     )
 
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Customer
         fields = [
             "id",
@@ -122,6 +124,7 @@ class FriendshipSerializer(serializers.ModelSerializer):
     is_current = serializers.BooleanField(read_only=True)
 
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Friendship
         fields = [
             "id",
@@ -151,6 +154,7 @@ class AdvocateSerializer(serializers.ModelSerializer):
     friend_count = serializers.IntegerField(source="customer.friend_count", read_only=True)
 
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Advocate
         fields = [
             "id",

@@ -1,10 +1,13 @@
 from rest_framework import serializers
 
+from scrm.api.rows import FastListSerializer
+
 from .models import Interaction, InteractionType
 
 
 class InteractionSerializer(serializers.ModelSerializer):
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Interaction
         fields = [
             "id",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 from scrm.tenancy.services import Caller
@@ -112,3 +113,14 @@ def query_params_check(request, allowed: frozenset[str] | set[str] = frozenset()
         known = ", ".join(sorted(allowed)) or "none"
         message = f"Unknown query parameter; parameters here: {known}."
         raise ValidationError({name: [message] for name in unknown})
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend; a request with no filter parameters (only a cursor, a page
+    size) skips building and validating the filter set's form, which would change nothing:
+    every filter leaves the queryset alone for an absent value and no parameter is unknown."""
+
+    def filter_queryset(self, request, queryset, view):
+        if request.query_params.keys() <= PASS_THROUGH_PARAMS:
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -118,7 +118,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["scrm.api.permissions.IsBrandCaller"],
     "DEFAULT_PAGINATION_CLASS": "scrm.api.pagination.CursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["scrm.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "scrm.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
