@@ -1,5 +1,9 @@
 """Test settings: real PostgreSQL and Redis started by `make test` (scrm.devservers)."""
 
+import os
+import re
+from urllib.parse import urlsplit, urlunsplit
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -13,3 +17,13 @@ STORAGES["staticfiles"] = {  # noqa: F405
 SCRM_DEMO_LOGIN = True
 WHITENOISE_AUTOREFRESH = True  # serve from app dirs; no collectstatic in tests
 WHITENOISE_USE_FINDERS = True
+
+# Parallel runs (pytest -n N): each xdist worker (gw0, gw1, …) uses a Redis database of its
+# own, since every test empties the one it uses (cache, counters, broker queues).
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if re.fullmatch(r"gw\d+", _xdist_worker):
+    _redis = urlsplit(REDIS_URL)  # noqa: F405
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{int(_xdist_worker[2:]) + 1}"))
+    CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+    if not env("CELERY_BROKER_URL", default=""):
+        CELERY_BROKER_URL = REDIS_URL
