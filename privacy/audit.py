@@ -48,14 +48,20 @@ def audit_record(
     details: dict | None = None,
 ) -> AuditEntry:
     """Append one entry (in the caller's transaction: it exists only if the act happened)."""
-    return AuditEntry.objects.create(
+    entry = _entry(brand_id, action, actor, customer_id, details or {})
+    entry.save(force_insert=True)
+    return entry
+
+
+def _entry(brand_id: int, action: str, actor: Actor, customer_id: int | None, details: dict):
+    return AuditEntry(
         brand_id=brand_id,
         action=action,
         customer_id=customer_id,
         actor_kind=actor.kind,
         actor_user_id=actor.user_id,
         actor_label=actor.label[:150],
-        details=details or {},
+        details=details,
     )
 
 
@@ -64,15 +70,6 @@ def audit_record_many(
 ) -> int:
     """Append one entry per ``(customer_id, details)``, in bulk (imports)."""
     rows = AuditEntry.objects.bulk_create(
-        AuditEntry(
-            brand_id=brand_id,
-            action=action,
-            customer_id=customer_id,
-            actor_kind=actor.kind,
-            actor_user_id=actor.user_id,
-            actor_label=actor.label[:150],
-            details=details,
-        )
-        for customer_id, details in entries
+        _entry(brand_id, action, actor, customer_id, details) for customer_id, details in entries
     )
     return len(rows)

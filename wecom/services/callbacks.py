@@ -61,16 +61,9 @@ def url_verify(
     *, keys: CallbackKeys, msg_signature: str, timestamp: str, nonce: str, echostr: str
 ) -> str:
     """WeCom's URL check (GET): the decrypted echostr, to be answered bare."""
-    crypto.signature_verify(
-        token=keys.token,
-        timestamp=timestamp,
-        nonce=nonce,
-        encrypted=echostr,
-        msg_signature=msg_signature,
+    message = _verified_plaintext(
+        keys=keys, msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, encrypted=echostr
     )
-    timestamp_check(timestamp)
-    message, receive_id = crypto.decrypt(keys.encoding_aes_key, echostr)
-    crypto.receive_id_verify(receive_id, keys.receive_ids)
     try:
         return message.decode()
     except UnicodeDecodeError:
@@ -85,6 +78,20 @@ def message_open(
     encrypted = outer.get("Encrypt")
     if not isinstance(encrypted, str) or not encrypted:
         raise WeComCryptoError(crypto.PARSE_XML_ERROR, "The body has no <Encrypt> element.")
+    message = _verified_plaintext(
+        keys=keys,
+        msg_signature=msg_signature,
+        timestamp=timestamp,
+        nonce=nonce,
+        encrypted=encrypted,
+    )
+    return crypto.xml_parse(message)
+
+
+def _verified_plaintext(
+    *, keys: CallbackKeys, msg_signature: str, timestamp: str, nonce: str, encrypted: str
+) -> bytes:
+    """Signature, timestamp, decryption and receiveid, in that order: the plaintext."""
     crypto.signature_verify(
         token=keys.token,
         timestamp=timestamp,
@@ -95,7 +102,7 @@ def message_open(
     timestamp_check(timestamp)
     message, receive_id = crypto.decrypt(keys.encoding_aes_key, encrypted)
     crypto.receive_id_verify(receive_id, keys.receive_ids)
-    return crypto.xml_parse(message)
+    return message
 
 
 def dedupe_key(fields: dict) -> str:
