@@ -84,6 +84,13 @@ class Customer(BrandScopedModel):
             models.Index(fields=["brand", "kind", "lifecycle_stage"]),
             models.Index(fields=["brand", "-friend_count"]),
             GinIndex(fields=["tags"], name="customer_tags_gin"),
+            # The few people who withheld profiling: the recompute's anti joins read this
+            # index instead of scanning every customer.
+            models.Index(
+                fields=["id"],
+                condition=Q(consent_profiling=False),
+                name="customer_profiling_withheld",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +175,14 @@ def profiling_withheld_sql(*customer_id_columns: str) -> str:
     ids = ", ".join(customer_id_columns)
     sql = "EXISTS (SELECT 1 FROM customers_customer pw WHERE pw.id IN ({}) AND NOT {})"
     return sql.format(ids, "pw.consent_profiling")
+
+
+def profiling_granted_sql(customer_id_column: str) -> str:
+    """SQL condition, true unless this customer withheld consent to profiling (or was
+    erased). An equality per column, so a query over many rows can hash-anti-join the few
+    who withheld (`profiling_withheld_sql` probes the customer table per row)."""
+    sql = "NOT EXISTS (SELECT 1 FROM customers_customer pw WHERE pw.id = {} AND NOT {})"
+    return sql.format(customer_id_column, "pw.consent_profiling")
 
 
 class FriendshipSource(models.TextChoices):

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer, profiling_withheld_sql
+from customers.models import Customer, profiling_granted_sql
 
 from .scoring import ACTIVE_INTENSITY_MIN, LIKE, UNLIKE, TieParams
 from .scoring_db import (
@@ -132,11 +132,15 @@ def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
                WHERE i.brand_id = ANY(%(brands)s::bigint[])
                  AND (NOT k.unlike OR i.cancels_at IS NOT NULL)
                  AND NOT EXISTS (SELECT 1 FROM {PTAB} q WHERE q.interaction_id = i.id)
-                 AND NOT {profiling_withheld_sql("i.actor_id", "i.target_id")}
                GROUP BY 1, 2, 3"""  # noqa: S608
     from privacy.retention import with_folded  # raw events folded by the retention policy
 
-    return with_folded(sql, parts, params), parts
+    # Pairs of a person who withheld profiling are left out once per directed pair, not per
+    # event: two hash anti joins with the few who withheld (a probe of the customer table
+    # per event was two thirds of this pass).
+    granted = f"""SELECT * FROM ({with_folded(sql, parts, params)}) AS d
+                   WHERE {profiling_granted_sql("d.s")} AND {profiling_granted_sql("d.g")}"""  # noqa: S608
+    return granted, parts
 
 
 def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:

@@ -25,7 +25,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import profiling_withheld_sql
 from interactions.scoring import LIKE, UNLIKE, TieParams
 from interactions.scoring_db import COMPONENTS, referenced_sql, weighted_types
 from interactions.services import scoring_lock_brand
@@ -187,5 +186,4 @@ def with_folded(directed_sql: str, parts: list[str], params: TieParams) -> str:
         SELECT f.brand_id, f.source_id, f.target_id, f.last_at, {folded_cols}
           FROM {FTAB} f
          WHERE f.brand_id = ANY(%(brands)s::bigint[])
-           AND NOT {profiling_withheld_sql("f.source_id", "f.target_id")}
     ) AS log_and_folded GROUP BY b, s, g"""  # noqa: S608
