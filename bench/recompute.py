@@ -182,13 +182,16 @@ def aggregate_floor(brand_id: int) -> float:
 
     params = TieParams.from_settings()
     now = timezone.now()
-    directed, _ = recompute.directed_pairs_sql(params)
+    directed, parts = recompute.directed_pairs_sql(params)
+    # Every column of the pass is read: PostgreSQL drops a subquery's unreferenced outputs,
+    # and a bare count(*) over it would group the pairs without computing a single sum.
+    read = ", ".join(["max(d.last)", *(f"sum(d.{part})" for part in parts)])
     with transaction.atomic(), connection.cursor() as cur:
         recompute._transaction_settings(cur)
         cur.execute("SELECT set_config('enable_nestloop', 'off', true)")
         t = time.perf_counter()
         cur.execute(
-            f"SELECT count(*) FROM ({directed}) AS d",
+            f"SELECT count(*), {read} FROM ({directed}) AS d",
             recompute._args([brand_id], now, now, params),
         )
         cur.fetchone()

@@ -16,9 +16,8 @@ interleaves. Intermediate results go into unlogged work tables of the transactio
    directions idle ≥ PRUNE_IDLE_DAYS and below PRUNE_MIN_AFFINITY);
 4. κ = percentile_cont of I over the kept pairs that are active ties
    (I > ``scoring.ACTIVE_INTENSITY_MIN``, as `scoring.kappa_from`);
-5. mutual friends: |N(u) ∩ N(v)| for every kept pair, expanding the endpoint with fewer
-   friends and probing the other's adjacency (cost Σ min(deg), safe around hubs), into a
-   table of Jaccard values of its own (hash joins only);
+5. mutual friends: |N(u) ∩ N(v)| for every kept pair, by intersecting the two customers'
+   sorted friend arrays (intarray), into a table of Jaccard values of its own;
 6. strength (friendship duration of the current edge, Jaccard, κ) and the writes: upsert
    both rows of every kept pair, zero the scores of other rows that hold a negative flag,
    delete the rest; TieStats.
@@ -143,10 +142,14 @@ def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
     return granted, parts
 
 
-def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:
+def _pair_steps_sql(
+    params: TieParams, t: WorkTables, *, by_arrays: bool = True
+) -> tuple[list[tuple[str, str]], str]:
     """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
     per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
-    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength."""
+    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength. ``by_arrays``: the
+    mutual friends by intersecting sorted friend arrays (`_mutual_by_arrays_sql`, which needs
+    the customer ids offset by %(id_base)s to fit ``int4``), else by the adjacency join."""
     cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
     # Per directed pair, the sums referenced to T0 are rescaled once to its latest time.
     directed, parts = directed_pairs_sql(params)
@@ -230,10 +233,28 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                      WHERE intensity > {_f(ACTIVE_INTENSITY_MIN)} GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
-        # The mutual step's inputs are work tables analyzed first: with their real sizes the
-        # planner hashes the small adjacency and probes it with the expanded pairs. Nested
-        # loops stay off for that statement all the same: a fresh brand's tables may have no
-        # statistics, and a nested loop around hubs is quadratic (minutes for 33k friendships).
+        *(_mutual_by_arrays_sql(t) if by_arrays else _mutual_by_join_sql(t)),
+        # The write hashes the smaller of the pair and Jaccard tables (with no statistics
+        # the planner hashed the wide pair table: 2.6 s of a 13 s build for 942k pairs).
+        ("analyze mutual", f"ANALYZE {t.mutual}"),
+        ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
+    ], strength
+
+
+# intarray's arrays hold int4: customer ids are stored as id − (smallest customer id).
+INT4_SPAN = 2**31 - 1
+
+
+def _mutual_by_join_sql(t: WorkTables) -> list[tuple[str, str]]:
+    """|N(u) ∩ N(v)| for every kept pair by joining the adjacency to itself: the endpoint
+    with fewer friends is expanded and the other's adjacency probed (cost Σ min(deg), safe
+    around hubs). Used when customer ids span more than ``int4`` (see `INT4_SPAN`)."""
+    return [
+        # The inputs are work tables analyzed first: with their real sizes the planner
+        # hashes the small adjacency and probes it with the expanded pairs. Nested loops stay
+        # off for that statement all the same: a fresh brand's tables may have no
+        # statistics, and a nested loop around hubs is quadratic (minutes for 33k
+        # friendships).
         (
             "adjacency",
             f"""CREATE UNLOGGED TABLE {t.adj} AS
@@ -247,10 +268,8 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
         ),
         ("analyze", f"ANALYZE {t.pair} (lo, hi), {t.adj}, {t.deg}"),
         (
-            # |N(u) ∩ N(v)| for every kept pair: expand the endpoint with fewer friends and
-            # probe the other's adjacency (cost Σ min(deg), safe around hubs); the Jaccard
-            # of each pair with a mutual friend goes into a table of its own (pairs without
-            # one have 0), read once by the write.
+            # The Jaccard of each pair with a mutual friend goes into a table of its own
+            # (pairs without one have 0), read once by the write.
             "mutual",
             f"""CREATE UNLOGGED TABLE {t.mutual} AS
                 SELECT lo, hi,
@@ -271,11 +290,45 @@ def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, s
                      GROUP BY p.lo, p.hi, p.dl, p.dh, p.fr
                   ) AS m""",  # noqa: S608
         ),
-        # The write hashes the smaller of the pair and Jaccard tables (with no statistics
-        # the planner hashed the wide pair table: 2.6 s of a 13 s build for 942k pairs).
-        ("analyze mutual", f"ANALYZE {t.mutual}"),
-        ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
-    ], strength
+    ]
+
+
+def _mutual_by_arrays_sql(t: WorkTables) -> list[tuple[str, str]]:
+    """|N(u) ∩ N(v)| for every kept pair by intersecting the two customers' sorted friend
+    arrays (intarray's ``&``, a merge in C: cost Σ (deg(u) + deg(v)) array elements, no
+    row per probe). About twice as fast as the adjacency join (`_mutual_by_join_sql`), with
+    the same Jaccard for every pair."""
+    return [
+        (
+            "neighbours",
+            f"""CREATE UNLOGGED TABLE {t.adj} AS
+                SELECT u, array_agg((w - %(id_base)s)::int4 ORDER BY w) AS f
+                  FROM (
+                    SELECT customer_low_id AS u, customer_high_id AS w FROM {FTAB}
+                     WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
+                    UNION ALL
+                    SELECT customer_high_id, customer_low_id FROM {FTAB}
+                     WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
+                  ) AS edges
+                 GROUP BY u""",  # noqa: S608
+        ),
+        ("analyze", f"ANALYZE {t.pair} (lo, hi), {t.adj}"),
+        (
+            # The Jaccard of each pair with a mutual friend goes into a table of its own
+            # (pairs without one have 0), read once by the write.
+            "mutual",
+            f"""CREATE UNLOGGED TABLE {t.mutual} AS
+                SELECT lo, hi, mutual::float8 / NULLIF((dl - fr) + (dh - fr) - mutual, 0) AS jac
+                  FROM (
+                    SELECT p.lo, p.hi, p.friends::int AS fr, cardinality(x.f) AS dl,
+                           cardinality(y.f) AS dh, cardinality(x.f & y.f) AS mutual
+                      FROM {t.pair} p
+                      JOIN {t.adj} x ON x.u = p.lo
+                      JOIN {t.adj} y ON y.u = p.hi
+                  ) AS m
+                 WHERE mutual > 0""",  # noqa: S608
+        ),
+    ]
 
 
 def _rows_sql(strength: str, t: WorkTables) -> str:
@@ -401,6 +454,16 @@ def _args(brands: list[int], as_of: datetime, now: datetime, params: TieParams) 
     }
 
 
+def _id_base(cursor) -> int | None:
+    """The smallest customer id, which the friend arrays of `_mutual_by_arrays_sql` subtract
+    from every id; None when ids span more than ``int4`` holds (then the adjacency join)."""
+    cursor.execute(f"SELECT min(id), max(id) FROM {Customer._meta.db_table}")  # noqa: S608
+    low, high = cursor.fetchone()
+    if low is None:
+        return 0
+    return low if high - low <= INT4_SPAN else None
+
+
 def _kappas(cursor, t: WorkTables) -> dict[int, tuple[float, int]]:
     cursor.execute(f"SELECT b, kappa, active FROM {t.kappa}")  # noqa: S608
     return {b: (kappa, active) for b, kappa, active in cursor.fetchall()}
@@ -441,11 +504,13 @@ def ties_recompute(
         lock_brand_exclusive(cursor, brand_id)
         _note(report, progress, "lock", step_started, 0)
         work = WorkTables.of_backend(cursor)
-        pair_steps, strength = _pair_steps_sql(params, work)
+        id_base = _id_base(cursor)
+        args["id_base"] = id_base or 0
+        pair_steps, strength = _pair_steps_sql(params, work, by_arrays=id_base is not None)
         _run(cursor, pair_steps, args, report, progress)
         report.kappa, report.active_pairs = _kappas(cursor, work)[brand_id]
         _run(cursor, _write_steps_sql(strength, work), args, report, progress)
-        cursor.execute(f"DROP TABLE {work.all}")
+        cursor.execute(f"DROP TABLE IF EXISTS {work.all}")
         report.seconds = time.perf_counter() - started
         _save_stats(cursor, report, as_of, now)
     return report
@@ -568,12 +633,15 @@ def ties_recompute_all(
         constraints, indexes = _schema_of(cursor, TTAB)
         kappas: dict[int, tuple[float, int]] = {}
         kept: dict[int, int] = {}
+        id_base = _id_base(cursor)
         # Brands scored with the same parameters are built together (usually all of them);
         # a brand with fitted parameters (TieModel) is a group of its own.
         for group, (group_params, group_brands) in enumerate(params_groups(brands, params)):
-            group_args = _args(group_brands, as_of, now, group_params)
+            group_args = _args(group_brands, as_of, now, group_params) | {"id_base": id_base or 0}
             work = WorkTables.of_backend(cursor, group)
-            pair_steps, strength = _pair_steps_sql(group_params, work)
+            pair_steps, strength = _pair_steps_sql(
+                group_params, work, by_arrays=id_base is not None
+            )
             _run(cursor, pair_steps, group_args, total, progress)
             kappas |= _kappas(cursor, work)
             create = f"{tie_table_like_sql(cursor, new)};" if group == 0 else ""
@@ -585,7 +653,7 @@ def ties_recompute_all(
             )
             cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
             kept |= dict(cursor.fetchall())
-            cursor.execute(f"DROP TABLE {work.all}")
+            cursor.execute(f"DROP TABLE IF EXISTS {work.all}")
         for name, sql in index_steps_sql(new, constraints, indexes):
             step(f"index {name}", sql)
         # The swap: ACCESS EXCLUSIVE from the start (a weaker lock upgraded for the DROP

@@ -17,6 +17,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from customers.models import Friendship
+from interactions import recompute as recompute_module
 from interactions import scoring
 from interactions.models import Interaction, ScoringPending, Tie, TieStats
 from interactions.recompute import ties_recompute
@@ -299,13 +300,30 @@ def test_recompute_mutual_step_is_never_planned_as_nested_loops_over_its_ctes():
     assert close(hub_tie.mutual_jaccard, 1 / 39)  # people[1] is the one mutual friend of 40
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_recompute_jaccard_equals_the_set_definition_on_random_graphs(seed):
+@pytest.mark.parametrize(
+    ("seed", "mutual_by", "first_id"),
+    [
+        (1, "arrays", None),
+        (2, "arrays", None),
+        (3, "arrays", None),
+        (4, "arrays", 2**31 + 7),  # ids beyond int4: the arrays hold them offset
+        (5, "join", None),  # ids spanning more than int4: the adjacency join
+        (6, "join", 2**31 + 7),
+    ],
+)
+def test_recompute_jaccard_equals_the_set_definition_on_random_graphs(
+    seed, mutual_by, first_id, monkeypatch
+):
     # given a random friendship graph with a hub, some ended friendships, and messages
     # between friends and between people who are not (or no longer) friends
+    if mutual_by == "join":
+        monkeypatch.setattr(recompute_module, "INT4_SPAN", -1)
     rng = random.Random(seed)
     brand = BrandFactory()
-    people = CustomerFactory.create_batch(30, brand=brand)
+    if first_id is None:
+        people = CustomerFactory.create_batch(30, brand=brand)
+    else:
+        people = [CustomerFactory(brand=brand, pk=first_id + 3 * i) for i in range(30)]
     hub = people[0]
     befriend(hub, [p for p in people[1:] if rng.random() < 0.7])
     for i, person in enumerate(people[1:], start=1):
@@ -321,7 +339,9 @@ def test_recompute_jaccard_equals_the_set_definition_on_random_graphs(seed):
     interactions_ingest(caller=staff_caller(brand.pk), events=events)
 
     # when the brand is recomputed
-    ties_recompute(brand_id=brand.pk)
+    steps = []
+    ties_recompute(brand_id=brand.pk, progress=lambda name, *_: steps.append(name))
+    assert ("neighbours" if mutual_by == "arrays" else "adjacency") in steps
 
     # then every tie's Jaccard is that of the two current friend sets without the pair
     adjacency: dict[int, set[int]] = {p.pk: set() for p in people}
