@@ -332,14 +332,21 @@ def _mutual_by_arrays_sql(t: WorkTables) -> list[tuple[str, str]]:
 
 
 def _rows_sql(strength: str, t: WorkTables) -> str:
-    """Both directed rows of every kept pair, from ``t.pair p`` and ``t.kappa k``."""
-    comps = [f"c_{name}" for name in COMPONENTS]
-    f_cols = ", ".join(f"p.f_{c}" for c in ["last", "affinity", *comps])
-    r_cols = ", ".join(f"p.r_{c}" for c in ["last", "affinity", *comps])
-    d_cols = ", ".join(["src", "dst", "last", "affinity", *comps])
+    """Both directed rows of every kept pair, from ``t.pair p`` and ``t.kappa k``: each pair
+    joined to a two-row constant (``d.fwd``), each column picked by direction. A ``LATERAL
+    (VALUES …)`` of the two rows is re-evaluated per pair (the build of 1.9M rows took 5.0 s
+    that way against 3.6 s)."""
+
+    def pick(column: str, zero: bool = True) -> str:
+        picked = f"CASE WHEN d.fwd THEN p.f_{column} ELSE p.r_{column} END"
+        return f"COALESCE({picked}, 0::float8)" if zero else picked
+
+    columns = ", ".join(
+        [pick("last", zero=False), pick("affinity"), *(pick(f"c_{n}") for n in COMPONENTS)]
+    )
     return f"""
-        SELECT p.b, d.src, d.dst, d.last, COALESCE(d.affinity, 0::float8),
-               {", ".join(f"COALESCE(d.{c}, 0::float8)" for c in comps)},
+        SELECT p.b, CASE WHEN d.fwd THEN p.lo ELSE p.hi END,
+               CASE WHEN d.fwd THEN p.hi ELSE p.lo END, {columns},
                p.strength, p.intensity, p.jac, %(as_of)s, %(now)s, %(now)s
           FROM (
             -- Fenced: strength is computed once per pair, not once per directed row.
@@ -350,8 +357,7 @@ def _rows_sql(strength: str, t: WorkTables) -> str:
               CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j
             OFFSET 0
           ) AS p
-          CROSS JOIN LATERAL (VALUES (p.lo, p.hi, {f_cols}), (p.hi, p.lo, {r_cols}))
-                AS d({d_cols})
+          CROSS JOIN (VALUES (true), (false)) AS d(fwd)
     """  # noqa: S608
 
 
