@@ -271,6 +271,10 @@ class FatigueCounters:
         return CounterResult("admitted", admitted=admitted, refused=refused, replayed=True)
 
     # --- rebuilding --------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Mark the state cold: the next decision rebuilds it from the ledger."""
+        self.client.delete(self.ready_key)
+
     def rebuild(
         self, ledger: Ledger, *, now: datetime, window: timedelta, force: bool = True
     ) -> RebuildStats | None:

@@ -114,7 +114,8 @@ def fatigue_policy_update(
     """Replace (``partial=False``: missing fields take the defaults) or patch the policy.
 
     Validates every field (400 naming each bad one), writes an audit row when anything
-    changed, and rebuilds the brand's Redis counters after commit if the window changed.
+    changed, and rebuilds the brand's Redis counters for a changed window before it commits
+    (`_counters_follow_window`).
     """
     if not isinstance(data, Mapping):
         raise ValidationError({"non_field_errors": ["Expected an object of policy fields."]})
@@ -145,7 +146,17 @@ def fatigue_policy_update(
         new=new_dict,
     )
     if "window_days" in changes:
-        from .fatigue_live import counters_rebuild
-
-        transaction.on_commit(lambda: counters_rebuild(brand_id=brand_id))
+        _counters_follow_window(brand_id=brand_id)
     return record
+
+
+def _counters_follow_window(*, brand_id: int) -> None:
+    """Rebuild the brand's Redis windows for the new window inside the policy's transaction,
+    under the exclusive fatigue lock held to its commit: decisions wait for the new policy,
+    and with Redis unreachable the change is refused whole (503, nothing saved) instead of
+    saved with the counters still covering the old window. If another rebuild holds Redis's
+    rebuild lock, the state is marked cold instead: the next decision rebuilds it."""
+    from .fatigue_live import counters_for, counters_rebuild
+
+    if counters_rebuild(brand_id=brand_id) is None:
+        counters_for(brand_id=brand_id).invalidate()

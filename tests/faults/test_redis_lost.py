@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.models import FatiguePolicyChange
+from campaigns.services.fatigue_policy import fatigue_policy_for
 from interactions.models import Interaction, ScoringPending, Tie
 from tests.campaigns.factories import PostFactory
 
@@ -19,6 +21,7 @@ from .world import build_world, events_between
 pytestmark = pytest.mark.faults
 
 BATCH = "/api/v1/interactions/batch/"
+POLICY = "/api/v1/fatigue/policy/"
 
 
 def assert_error_format(status: int, body: dict, expected_status: int, code: str) -> None:
@@ -71,6 +74,12 @@ def test_redis_down_is_503_where_needed_ingest_is_durable_and_all_recovers(stack
     assert not post.deliveries.exists()
     # reads that need only PostgreSQL still work
     assert api.request("GET", "/api/v1/customers/", auth=world.staff)[0] == 200
+    # a longer fatigue window is refused whole (its counters could not follow): not saved
+    changes = FatiguePolicyChange.objects.filter(brand=world.brand).count()
+    status, body, _ = api.request("PATCH", POLICY, {"window_days": 14}, auth=world.staff)
+    assert_error_format(status, body, 503, "service_unavailable")
+    assert fatigue_policy_for(brand_id=world.brand.pk).window_days == 7
+    assert FatiguePolicyChange.objects.filter(brand=world.brand).count() == changes
     # ingest stores the events durably (their hand-off to the broker is lost)
     events = events_between(world, 40, "down")
     status, body, _ = api.request("POST", BATCH, {"events": events}, auth=world.app)
@@ -84,6 +93,11 @@ def test_redis_down_is_503_where_needed_ingest_is_durable_and_all_recovers(stack
 
     # then the API is ready again and publishes, rebuilding fatigue state from PostgreSQL
     assert wait_until(lambda: api.request("GET", "/readyz")[0] == 200, 30)
+    # the window change goes through, with the counters rebuilt for it
+    status, body, _ = api.request("PATCH", POLICY, {"window_days": 14}, auth=world.staff)
+    assert status == 200, body
+    assert body["window_days"] == 14
+    assert stack.redis.client().exists(f"{{b:{world.brand.pk}}}:fat:ready")
     status, body, _ = api.request(
         "POST", f"/api/v1/posts/{post.pk}/publish/", auth=world.customer(author)
     )
