@@ -17,8 +17,9 @@ ORDER BY key DESC LIMIT 51``, through Django's connection, rows fetched), best o
 per page (counted in a walk of its own: Django's query capture is not in the timed walks).
 
 Next to them, the framework floor: the same number of requests to a trivial authenticated
-endpoint (``fatigue/policy/``: the staff token and one small row) through the same client
-and token, so the table shows what Django's and DRF's request cycle alone costs.
+endpoint (one advocate, ``advocates/{id}/``: the staff token, one row by primary key, a
+dozen fields) through the same client and token, so the table shows what Django's and DRF's
+request cycle alone costs.
 
 ``--brand SLUG`` names the brand: built if missing, reused as it is if it exists (with
 ``python -m scrm.devservers --data DIR`` the cluster outlives the run, so a large brand is
@@ -204,11 +205,11 @@ def queries_per_page(client, path: str, pages: int) -> float:
     return len(captured) / max(done, 1)
 
 
-def walk_floor(client, requests: int) -> tuple[int, float]:
+def walk_floor(client, path: str, requests: int) -> tuple[int, float]:
     """``requests`` GETs of a trivial authenticated endpoint: the request cycle's floor."""
     started = time.perf_counter()
     for _ in range(requests):
-        response = client.get("/api/v1/fatigue/policy/")
+        response = client.get(path)
         assert response.status_code == 200, response.content[:300]
         response.json()
     return requests, time.perf_counter() - started
@@ -246,6 +247,9 @@ def main() -> None:
     found = reuse(args.brand) if args.brand else None
     brand, hub, friend = found or build(args)
     client = staff_client(brand)
+    from customers.models import Advocate
+
+    floor = f"/api/v1/advocates/{Advocate.objects.filter(brand=brand).order_by('pk')[0].pk}/"
     b = brand.pk
     limit = f"ORDER BY id DESC LIMIT {PAGE + 1}"
     plain = "SELECT *, id FROM {table} WHERE brand_id = %s {extra} AND id < %s " + limit
@@ -309,7 +313,7 @@ def main() -> None:
             best_api = max(best_api, pages / seconds)
             raw_pages, raw_seconds = walk_raw(sql, params, keys, pages)
             best_raw = max(best_raw, raw_pages / raw_seconds)
-            floor_pages, floor_seconds = walk_floor(client, max(pages, 10))
+            floor_pages, floor_seconds = walk_floor(client, floor, max(pages, 10))
             best_floor = max(best_floor, floor_pages / floor_seconds)
         print(
             f"{path:38} {pages:>5} {best_api:>12.0f} {best_raw:>9.0f} "
