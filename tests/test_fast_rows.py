@@ -148,3 +148,35 @@ def test_every_list_page_is_the_json_of_its_serializers(path):
         assert page.status_code == 200
         assert page.json()["results"]
         assert canonical(page.content) == canonical(JSONRenderer().render(page.data))
+
+
+def test_post_and_feed_rows_are_rendered_as_the_serializers_do():
+    from campaigns import selectors as campaign_selectors
+    from campaigns.models import Post
+    from campaigns.serializers import FeedItemSerializer, PostSerializer
+    from interactions.services import interactions_ingest
+    from tests.graph import published_post
+
+    # given an author's posts delivered to a friend, one liked by that friend
+    brand = BrandFactory()
+    author = CustomerFactory(brand=brand)
+    friend = CustomerFactory(brand=brand)
+    befriend(author, [friend])
+    posts = [published_post(author) for _ in range(3)]
+    interactions_ingest(
+        caller=staff_caller(brand.pk),
+        events=[
+            {"event_id": "l1", "type": "like", "actor": friend.pk, "post": posts[0].pk,
+             "occurred_at": timezone.now().isoformat()},
+        ],
+    )  # fmt: skip
+
+    # then posts and feed items (nested author, counts from the page's context) are the same
+    same(PostSerializer, list(Post.objects.filter(brand=brand).select_related("author")))
+    feed = list(campaign_selectors.feed_for(brand_id=brand.pk, customer_id=friend.pk))
+    engagement = campaign_selectors.feed_engagement(deliveries=feed, viewer_id=friend.pk)
+    rows = same(FeedItemSerializer, feed, context={"engagement": engagement})
+    assert {row["liked_by_me"] for row in rows} == {True, False}
+    assert rows[0]["author"] == {"id": author.pk, "display_name": author.display_name}
+    with timezone.override("Asia/Shanghai"):
+        same(FeedItemSerializer, feed, context={"engagement": engagement})

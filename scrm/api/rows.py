@@ -78,10 +78,7 @@ def _iso_converter(field):
 
 
 def _plain(serializer) -> bool:
-    method = type(serializer).to_representation
-    return method is serializers.Serializer.to_representation or (
-        method is RowFinishing.to_representation
-    )
+    return type(serializer).to_representation in _PLAIN_REPRESENTATIONS
 
 
 def _kept_type(field):
@@ -123,23 +120,24 @@ _CONTEXT_BOUND = (
     fields.HiddenField,
     relations.HyperlinkedRelatedField,
 )
+_METHOD = "method"  # kept type of a SerializerMethodField: the current serializer's method
 
 
-def _plan(serializer) -> tuple[list[tuple], bool]:
+def _plan(serializer, top: bool = True) -> tuple[list[tuple], bool]:
     """Per readable field: (name, field, attributes or None: the slow path, kept type or
-    None, is a datetime, nested plan or None); and whether the plan depends on nothing but
-    the serializer's class."""
+    None, nested plan or None); and whether the plan depends on nothing but the serializer's
+    class. A nested plan's attributes lead to the nested serializer's object (none: the row
+    itself, ``source="*"``)."""
     model = getattr(getattr(serializer, "Meta", None), "model", None)
     plan = []
     context_free = type(serializer).get_fields in _DEFAULT_GET_FIELDS
     for field in serializer._readable_fields:
         attrs = kept = nested = None
-        dated = False
         source = field.source_attrs
         if isinstance(field, serializers.BaseSerializer):
-            plain = type(field).to_representation is serializers.Serializer.to_representation
-            if source == [] and plain:
-                nested, nested_free = _plan(field)  # source="*": the row itself
+            if type(field).to_representation is serializers.Serializer.to_representation:
+                nested, nested_free = _plan(field, top=False)
+                attrs = tuple(source)
                 context_free = context_free and nested_free
             else:
                 context_free = False
@@ -150,25 +148,36 @@ def _plan(serializer) -> tuple[list[tuple], bool]:
                 except FieldDoesNotExist:  # not a model field: the slow path
                     attrs = None
                 kept = int  # anything else (a non-integer key): the slow path
+        elif (
+            top
+            and type(field) is fields.SerializerMethodField
+            and type(serializer).to_representation in _PLAIN_REPRESENTATIONS
+        ):
+            kept = _METHOD  # the page's serializer's own method, bound per page
         elif source:
             attrs = tuple(source)
             kept = _kept_type(field)
-            dated = _iso_converter(field) is not None
-        if not isinstance(field, serializers.BaseSerializer) and (
-            isinstance(field, _CONTEXT_BOUND) or not isinstance(field, _CONTEXT_FREE)
+        if (
+            not isinstance(field, serializers.BaseSerializer)
+            and kept is not _METHOD
+            and (isinstance(field, _CONTEXT_BOUND) or not isinstance(field, _CONTEXT_FREE))
         ):
             context_free = False
-        plan.append((field.field_name, field, attrs, kept, dated, nested))
+        plan.append((field.field_name, field, attrs, kept, nested))
     return plan, context_free
 
 
 _DEFAULT_GET_FIELDS = (serializers.ModelSerializer.get_fields, serializers.Serializer.get_fields)
+_PLAIN_REPRESENTATIONS = (
+    serializers.Serializer.to_representation,
+    RowFinishing.to_representation,
+)
 _PLANS: dict[type, list[tuple]] = {}
 
 
 def _class_plan(serializer) -> list[tuple]:
     """The serializer's plan, built once per class when it depends on nothing else (building
-    a ModelSerializer's fields costs more than rendering a page of rows)."""
+    a serializer's fields costs more than rendering a page of rows)."""
     cls = type(serializer)
     plan = _PLANS.get(cls)
     if plan is None:
@@ -178,29 +187,29 @@ def _class_plan(serializer) -> list[tuple]:
     return plan
 
 
-def _bind(plan: list[tuple]) -> list[tuple]:
+def _bind(plan: list[tuple], serializer=None) -> list[tuple]:
     """The plan for one page: (name, field, attributes, kept type, convert or None, nested)
-    with dates converted in the time zone current now."""
-    return [
-        (
-            name,
-            field,
-            attrs,
-            kept,
-            None
-            if attrs is None or isinstance(field, relations.RelatedField)
-            else (_iso_converter(field) or field.to_representation),
-            _bind(nested) if nested is not None else None,
+    with dates converted in the time zone current now and methods of ``serializer`` (the
+    page's own, with its context)."""
+    bound = []
+    for name, field, attrs, kept, nested in plan:
+        if kept is _METHOD:
+            convert = getattr(serializer, field.method_name)
+        elif attrs is None or nested is not None or isinstance(field, relations.RelatedField):
+            convert = None
+        else:
+            convert = _iso_converter(field) or field.to_representation
+        bound.append(
+            (name, field, attrs, kept, convert, _bind(nested) if nested is not None else None)
         )
-        for name, field, attrs, kept, dated, nested in plan
-    ]
+    return bound
 
 
 def _row(plan: list[tuple], instance) -> dict:
     ret = {}
     for name, field, attrs, kept, convert, nested in plan:
-        if nested is not None:
-            ret[name] = _row(nested, instance)
+        if kept is _METHOD:
+            ret[name] = convert(instance)
             continue
         if attrs is not None:
             value = instance
@@ -212,6 +221,9 @@ def _row(plan: list[tuple], instance) -> dict:
                 ret[name] = None
                 continue
             if value is not _SLOW and value is not None:
+                if nested is not None:
+                    ret[name] = _row(nested, value)
+                    continue
                 if type(value) is kept:
                     if kept is not list:
                         ret[name] = value
@@ -237,7 +249,7 @@ class FastListSerializer(serializers.ListSerializer):
         if not _plain(child):
             return super().to_representation(data)
         iterable = data.all() if isinstance(data, BaseManager) else data
-        plan = _bind(_class_plan(child))
+        plan = _bind(_class_plan(child), child)
         if type(child).to_representation is RowFinishing.to_representation:
             finish = child.finish_row
             return [finish(item, _row(plan, item)) for item in iterable]
