@@ -1,7 +1,7 @@
 """List endpoints next to a plain keyset SELECT of the same pages, in the same run.
 
-    python -m scrm.devservers -- .venv/bin/python bench/lists.py [--customers 100000]
-        [--events 200000] [--pages 20] [--repeat 3]
+    python -m scrm.devservers [--data DIR] -- .venv/bin/python bench/lists.py
+        [--customers 100000] [--events 200000] [--pages 20] [--repeat 3] [--brand SLUG]
 
 Builds a ``seed_demo`` brand of ``--customers`` people (their friendship graph, advocates),
 ingests ``--events`` interactions through the ingest service (a fifth of them with one hub
@@ -14,7 +14,16 @@ JSON rendering; no HTTP socket) following ``next``, and the same number of pages
 keyset SELECT of the table the list is made of (``WHERE brand/owner = … AND key < last
 ORDER BY key DESC LIMIT 51``, through Django's connection, rows fetched), best of
 ``--repeat`` walks each, and prints pages/s of both, their ratio and the endpoint's queries
-per page.
+per page (counted in a walk of its own: Django's query capture is not in the timed walks).
+
+Next to them, the framework floor: the same number of requests to a trivial authenticated
+endpoint (one advocate, ``advocates/{id}/``: the staff token, one row by primary key, a
+dozen fields) through the same client and token, so the table shows what Django's and DRF's
+request cycle alone costs.
+
+``--brand SLUG`` names the brand: built if missing, reused as it is if it exists (with
+``python -m scrm.devservers --data DIR`` the cluster outlives the run, so a large brand is
+built once and measured by several runs).
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ def build(args):
     from scrm.tenancy.models import Brand
     from scrm.tenancy.services import Caller, CallerKind
 
-    slug = f"lists-{int(time.time())}"
+    slug = args.brand or f"lists-{int(time.time())}"
     started = time.perf_counter()
     call_command("seed_demo", customers=args.customers, brand=slug, no_progress=True, verbosity=0)
     brand = Brand.objects.get(slug=slug)
@@ -116,6 +125,48 @@ def build(args):
     return brand, hub, friend
 
 
+def reuse(slug: str):
+    """The brand built by an earlier run: (brand, hub, friend) found as ``build`` chose them,
+    or None when there is no such brand."""
+    from django.db.models import Count
+
+    from campaigns.models import Post
+    from customers.models import Customer, Friendship
+    from interactions.models import Tie
+    from scrm.tenancy.models import Brand
+
+    brand = Brand.objects.filter(slug=slug).first()
+    if brand is None:
+        return None
+    hub = (
+        Tie.objects.filter(brand=brand)
+        .values("source_id")
+        .annotate(n=Count("target_id"))
+        .order_by("-n")
+        .values_list("source_id", flat=True)
+        .first()
+    )
+    author = (
+        Post.objects.filter(brand=brand)
+        .values("author_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("author_id", flat=True)
+        .first()
+    )
+    friend = (
+        Friendship.objects.filter(customer_low_id=author, ended_at__isnull=True)
+        .values_list("customer_high_id", flat=True)
+        .first()
+    )
+    counts = (
+        Customer.objects.filter(brand=brand).count(),
+        Friendship.objects.filter(brand=brand).count(),
+    )
+    print(f"reused brand {slug}: {counts[0]:,} customers, {counts[1]:,} friendships")
+    return brand, hub, friend
+
+
 def staff_client(brand):
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
@@ -123,31 +174,45 @@ def staff_client(brand):
     from scrm.tenancy import services as tenancy
     from scrm.tenancy.models import Membership, Role
 
-    user = get_user_model().objects.create_user(username=f"{brand.slug}-bench", password=None)
-    Membership.objects.create(user=user, brand=brand, role=Role.OWNER)
+    user, created = get_user_model().objects.get_or_create(username=f"{brand.slug}-bench")
+    if created:
+        Membership.objects.create(user=user, brand=brand, role=Role.OWNER)
     client = APIClient()
     token = tenancy.staff_token_issue(user=user, brand=brand).token
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 
-def walk_endpoint(client, path: str, pages: int) -> tuple[int, float, float]:
-    """(pages read, seconds, queries per page)."""
+def walk_endpoint(client, path: str, pages: int) -> tuple[int, float]:
+    """(pages read, seconds)."""
+    url = path + ("&" if "?" in path else "?") + f"page_size={PAGE}"
+    done = 0
+    started = time.perf_counter()
+    while url and done < pages:
+        response = client.get(url)
+        assert response.status_code == 200, (path, response.content[:300])
+        url = response.json()["next"]
+        done += 1
+    return done, time.perf_counter() - started
+
+
+def queries_per_page(client, path: str, pages: int) -> float:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    url = path + ("&" if "?" in path else "?") + f"page_size={PAGE}"
-    done, queries = 0, 0
-    started = time.perf_counter()
     with CaptureQueriesContext(connection) as captured:
-        while url and done < pages:
-            response = client.get(url)
-            assert response.status_code == 200, (path, response.content[:300])
-            body = response.json()
-            url = body["next"]
-            done += 1
-        queries = len(captured)
-    return done, time.perf_counter() - started, queries / max(done, 1)
+        done, _ = walk_endpoint(client, path, pages)
+    return len(captured) / max(done, 1)
+
+
+def walk_floor(client, path: str, requests: int) -> tuple[int, float]:
+    """``requests`` GETs of a trivial authenticated endpoint: the request cycle's floor."""
+    started = time.perf_counter()
+    for _ in range(requests):
+        response = client.get(path)
+        assert response.status_code == 200, response.content[:300]
+        response.json()
+    return requests, time.perf_counter() - started
 
 
 def walk_raw(sql: str, params: list, key_columns: int, pages: int) -> tuple[int, float]:
@@ -176,10 +241,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--brand", help="brand slug: reused if it exists, else built")
     args = parser.parse_args()
     django_ready()
-    brand, hub, friend = build(args)
+    found = reuse(args.brand) if args.brand else None
+    brand, hub, friend = found or build(args)
     client = staff_client(brand)
+    from customers.models import Advocate
+
+    floor = f"/api/v1/advocates/{Advocate.objects.filter(brand=brand).order_by('pk')[0].pk}/"
     b = brand.pk
     limit = f"ORDER BY id DESC LIMIT {PAGE + 1}"
     plain = "SELECT *, id FROM {table} WHERE brand_id = %s {extra} AND id < %s " + limit
@@ -232,19 +302,23 @@ def main() -> None:
     ]
     print(
         f"\n{'list':38} {'pages':>5} {'endpoint p/s':>12} {'raw p/s':>9} {'ratio':>6} "
-        f"{'queries/page':>12}"
+        f"{'floor p/s':>9} {'floor/raw':>9} {'queries/page':>12}"
     )
     for path, sql, params in lists:
         keys = 2 if "strength" in sql else 1
-        best_api = best_raw = 0.0
+        best_api = best_raw = best_floor = 0.0
+        queries = queries_per_page(client, f"/api/v1/{path}", args.pages)
         for _ in range(args.repeat):
-            pages, seconds, queries = walk_endpoint(client, f"/api/v1/{path}", args.pages)
+            pages, seconds = walk_endpoint(client, f"/api/v1/{path}", args.pages)
             best_api = max(best_api, pages / seconds)
             raw_pages, raw_seconds = walk_raw(sql, params, keys, pages)
             best_raw = max(best_raw, raw_pages / raw_seconds)
+            floor_pages, floor_seconds = walk_floor(client, floor, max(pages, 10))
+            best_floor = max(best_floor, floor_pages / floor_seconds)
         print(
             f"{path:38} {pages:>5} {best_api:>12.0f} {best_raw:>9.0f} "
-            f"{best_api / best_raw:>6.2f} {queries:>12.1f}"
+            f"{best_api / best_raw:>6.2f} {best_floor:>9.0f} {best_floor / best_raw:>9.2f} "
+            f"{queries:>12.1f}"
         )
     print(f"\nload average {os.getloadavg()[0]:.1f}")
 

@@ -28,7 +28,9 @@ def post_list(*, caller: Caller) -> QuerySet[Post]:
 
 
 def feed_for(*, brand_id: int, customer_id: int) -> QuerySet[Delivery]:
-    """Delivered, still-published posts of one customer's feed (order: newest delivery first)."""
+    """Delivered, still-published posts of one customer's feed (order: newest delivery first),
+    with the columns a feed entry shows (the post's author: id and name only; reading all
+    three rows' columns was half of a feed page's time)."""
     return (
         Delivery.objects.filter(
             brand_id=brand_id,
@@ -37,6 +39,17 @@ def feed_for(*, brand_id: int, customer_id: int) -> QuerySet[Delivery]:
             post__status=PostStatus.PUBLISHED,
         )
         .select_related("post", "post__author")
+        .only(
+            "id",
+            "created_at",
+            "post__id",
+            "post__text",
+            "post__media",
+            "post__commercial",
+            "post__published_at",
+            "post__author__id",
+            "post__author__display_name",
+        )
         .order_by("-id")
     )
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from scrm.api.fields import StrictCharField
+from scrm.api.rows import FastListSerializer
 
 from .models import Post, PostStatus
 
@@ -11,6 +12,7 @@ class PostSerializer(serializers.ModelSerializer):
     author_name = serializers.CharField(source="author.display_name", read_only=True)
 
     class Meta:
+        list_serializer_class = FastListSerializer
         model = Post
         fields = [
             "id",
@@ -116,6 +118,9 @@ class FeedItemSerializer(serializers.Serializer):
     comments = serializers.SerializerMethodField()
     forwards = serializers.SerializerMethodField()
     liked_by_me = serializers.SerializerMethodField()
+
+    class Meta:
+        list_serializer_class = FastListSerializer
 
     def _counts(self, obj) -> dict:
         return self.context["engagement"][obj.post_id]

@@ -51,13 +51,6 @@ from .serializers import (
     TokenResponseSerializer,
 )
 
-
-class TieCursorPagination(CursorPagination):
-    """Strongest ties first; equal strengths by customer id."""
-
-    ordering = ("-tie_strength", "id")
-
-
 FRIEND_ORDERINGS = {"-id": ("-id",), "id": ("id",), "-strength": ("-strength", "id")}
 FRIEND_ORDERINGS["strength"] = ("strength", "id")
 
@@ -156,18 +149,19 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self.get_paginated_response(FriendSerializer(page, many=True).data)
 
     @extend_schema(responses=TieSerializer(many=True))
-    @action(
-        detail=True, methods=["get"], filterset_class=None, pagination_class=TieCursorPagination
-    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=KeysetPagination)
     def ties(self, request, pk=None):
         """The customer's ties, strongest first, each with the parts of its strength decayed to
         now and the negative-signal flags of both directions. A customer token sees only its
         own ties."""
         query_params_check(request)
         customer = self.get_object()
-        page = self.paginate_queryset(interaction_selectors.tie_partners(customer=customer))
-        results = interaction_selectors.ties_explain(customer=customer, partners=list(page))
-        return self.get_paginated_response(TieSerializer(results, many=True).data)
+        paginator = self.paginator
+        keyset = paginator.keyset(request)
+        rows = interaction_selectors.tie_partners_page(customer=customer, keyset=keyset)
+        page = paginator.paginate(rows, keyset, key=lambda row: (row.tie_strength, -row.pk))
+        results = interaction_selectors.ties_explain(customer=customer, partners=page)
+        return paginator.get_paginated_response(TieSerializer(results, many=True).data)
 
     @extend_schema(
         methods=["GET"],

@@ -245,10 +245,8 @@ class CustomerTiesPanelMixin:
     def strongest_ties(self, customer: Customer) -> str:
         if customer is None or customer.pk is None:
             return "-"
-        partners = list(
-            selectors.tie_partners(customer=customer).order_by("-tie_strength", "id")[
-                : self.ties_panel_size
-            ]
+        partners = selectors.tie_partners_page(
+            customer=customer, keyset=Keyset(limit=self.ties_panel_size)
         )
         if not partners:
             return "No ties yet."

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Floor, Greatest, Least
 from django.utils import timezone
 
 from customers.models import Customer, Friendship
+from scrm.api.pagination import Keyset
 from scrm.tenancy.services import Caller
 
 from . import scoring
@@ -92,17 +93,62 @@ def tie_strength_expression(*, customer_id: int, other: str = "pk") -> Greatest:
     )
 
 
-def tie_partners(*, customer: Customer) -> QuerySet[Customer]:
-    """Everyone with a tie row to or from ``customer``, annotated with ``tie_strength``.
+_TIE_PAGE_SQL = """
+SELECT c.{c_id}, c.{c_name}, p.strength
+FROM (
+    SELECT partner, strength
+    FROM (
+        SELECT partner, max(strength) AS strength
+        FROM (
+            SELECT {t_target} AS partner, {t_strength} AS strength
+            FROM {tie} WHERE {t_source} = %s
+            UNION ALL
+            SELECT {t_source}, {t_strength} FROM {tie} WHERE {t_target} = %s
+        ) AS directed
+        GROUP BY partner
+    ) AS p
+    WHERE {where}
+    ORDER BY {order}
+    LIMIT %s
+) AS p
+JOIN {customer} AS c ON c.{c_id} = p.partner AND c.{c_brand} = %s
+ORDER BY {order}
+"""
 
-    Order it for pagination (``-tie_strength``, ``id``); `ties_explain` adds the parts."""
-    out_ids = Tie.objects.filter(source_id=customer.pk).values("target_id")
-    in_ids = Tie.objects.filter(target_id=customer.pk).values("source_id")
-    return (
-        Customer.objects.filter(brand_id=customer.brand_id)
-        .filter(Q(pk__in=out_ids) | Q(pk__in=in_ids))
-        .annotate(tie_strength=tie_strength_expression(customer_id=customer.pk))
+
+def tie_partners_page(*, customer: Customer, keyset: Keyset) -> list[Customer]:
+    """One page of ``customer``'s tie partners, strongest first, equal strengths by customer
+    id, each with ``tie_strength`` (the greater of the two directed rows, equal once both
+    exist). One statement, driven from the customer's tie rows through the (source, target)
+    and (target, source) indexes, the page cut before it is joined to its customers (a tie
+    row's customers are in its brand: composite foreign keys), so its cost grows
+    with the customer's partners, not with the brand (ranking the brand's customers with a
+    strength subquery each cost 0.5 s a page for 40,000 partners among 1M customers). The
+    keyset is ``(strength, -id)``."""
+    tie, cust = Tie._meta, Customer._meta
+    where, order, cursor = keyset.sql(score="p.strength", key="(-p.partner)")
+    sql = _TIE_PAGE_SQL.format(
+        tie=connection.ops.quote_name(tie.db_table),
+        customer=connection.ops.quote_name(cust.db_table),
+        t_source=tie.get_field("source").column,
+        t_target=tie.get_field("target").column,
+        t_strength=tie.get_field("strength").column,
+        c_id=cust.pk.column,
+        c_name=cust.get_field("display_name").column,
+        c_brand=cust.get_field("brand").column,
+        where=where,
+        order=order,
     )
+    params = [customer.pk, customer.pk, *cursor, keyset.limit, customer.brand_id]
+    with connection.cursor() as cursor_:
+        cursor_.execute(sql, params)
+        rows = cursor_.fetchall()
+    partners = []
+    for pk, display_name, strength in rows:
+        partner = Customer(pk=pk, brand_id=customer.brand_id, display_name=display_name)
+        partner.tie_strength = strength
+        partners.append(partner)
+    return partners
 
 
 def tie_params_by_brand(

@@ -1,6 +1,6 @@
 import django_filters
 
-from scrm.api.filters import StrictFilterSet
+from scrm.api.filters import StrictFilterSet, UtcDateTimeFilter
 
 from .models import AuditAction, AuditEntry
 
@@ -16,8 +16,8 @@ class AuditFilter(StrictFilterSet):
     actor_user = django_filters.NumberFilter(
         field_name="actor_user_id", min_value=1, help_text="Entries by this staff user id."
     )
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEntry

@@ -1,19 +1,9 @@
-from datetime import UTC
-
 import django_filters
 
 from customers.models import Customer
-from scrm.api.filters import BrandIdFilter, StrictFilterSet
+from scrm.api.filters import BrandIdFilter, StrictFilterSet, UtcDateTimeFilter
 
 from .models import CallbackEvent, CallbackStatus, ChurnRecord
-
-
-class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """ISO 8601 with any offset Python accepts, compared in UTC (PostgreSQL refuses offsets
-    beyond ±15:59, which would otherwise reach it)."""
-
-    def filter(self, qs, value):
-        return super().filter(qs, value.astimezone(UTC) if value is not None else value)
 
 
 class ChurnFilter(StrictFilterSet):

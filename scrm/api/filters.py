@@ -7,6 +7,8 @@ django-filter on its own ignores parameters it does not know, reads ``?is_active
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db import models
@@ -39,6 +41,25 @@ class StrictBooleanField(forms.Field):
 
 class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with any offset Python accepts, turned into UTC: PostgreSQL refuses
+    offsets beyond ±15:59 (a 503 if one reached it); a time that leaves the calendar once in
+    UTC (``0001-01-01T00:00+10:00``) is invalid."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range in UTC.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class BrandIdFilter(django_filters.NumberFilter):

@@ -11,6 +11,18 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 
+def page_url(request) -> str:
+    """The request's absolute URL, for the ``next`` and ``previous`` links.
+
+    A client may send a query string with raw UTF-8 (``curl '…?search=王'``): WSGI hands it to
+    Django as Latin-1 text, and ``build_absolute_uri()`` would percent-encode that text as it
+    is, so a link followed would ask for ``search=ç\x8e\x8b``. ``request.GET`` decodes it
+    right; the links are built from it then (percent-encoded UTF-8, as a client sends)."""
+    if request.META.get("QUERY_STRING", "").isascii():
+        return request.build_absolute_uri()
+    return request.build_absolute_uri(f"{request.path}?{request.GET.urlencode()}")
+
+
 class CursorPagination(pagination.CursorPagination):
     """Opaque-cursor pages (``next``, ``previous``, ``results``) with a capped ``page_size``.
 
@@ -35,6 +47,11 @@ class CursorPagination(pagination.CursorPagination):
         if size < 1 or size > self.max_page_size:
             raise ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
         return size
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = super().paginate_queryset(queryset, request, view)
+        self.base_url = page_url(request)
+        return page
 
     def decode_cursor(self, request):
         """A cursor that does not decode is a 400 naming ``cursor`` (DRF answers 404)."""
@@ -109,8 +126,7 @@ class KeysetPagination:
     def _link(self, position: tuple[float, int], backwards: bool) -> str:
         payload = {"s": position[0], "i": position[1], **({"b": 1} if backwards else {})}
         token = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
-        url = self.request.build_absolute_uri()
-        return replace_query_param(url, self.cursor_query_param, token)
+        return replace_query_param(page_url(self.request), self.cursor_query_param, token)
 
     def get_paginated_response(self, data) -> Response:
         return Response({"next": self.next_url, "previous": self.previous_url, "results": data})

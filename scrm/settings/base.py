@@ -122,7 +122,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "scrm.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "scrm.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "scrm.api.fastjson.PageJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["scrm.api.parsers.JSONParser"],

@@ -106,6 +106,25 @@ def test_cursor_pagination_and_page_size_cap(staff_client, brand, settings):
     assert "page_size" in too_big.json()["error"]["details"]
 
 
+def test_next_link_keeps_a_search_sent_as_raw_utf8(staff_client, brand):
+    # given three customers named 王… and a search sent with raw UTF-8 in the query string
+    # (as curl sends it), not percent-encoded
+    for name in ("王伟", "王芳", "王磊"):
+        CustomerFactory(brand=brand, display_name=name)
+    CustomerFactory(brand=brand, display_name="Li Na")
+
+    # when the pages are followed by their next links
+    first = staff_client.get(URL + "?search=王&page_size=2").json()
+    second = staff_client.get(first["next"]).json()
+
+    # then the link carries the search percent-encoded as UTF-8, and the next page finds the
+    # third 王 (not an empty page for a garbled term)
+    assert "search=%E7%8E%8B" in first["next"]
+    assert len(first["results"]) == 2
+    assert [row["display_name"][0] for row in second["results"]] == ["王"]
+    assert second["previous"] and "search=%E7%8E%8B" in second["previous"]
+
+
 def test_other_brand_cannot_read_or_change(other_staff_client, brand):
     customer = CustomerFactory(brand=brand, display_name="Mine")
     url = f"{URL}{customer.pk}/"

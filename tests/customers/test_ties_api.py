@@ -126,6 +126,30 @@ def test_ties_pages_keep_the_order(staff_client, customer, graph):
     assert second["next"] is None
 
 
+def test_ties_pages_forward_and_back_with_equal_strengths(staff_client, brand, customer):
+    # Given five ties, three of them equally strong, and one row in only one direction
+    a, b, c, d, e = CustomerFactory.create_batch(5, brand=brand)
+    tie_pair(customer, a, 0.9)
+    for other in (c, b, d):
+        tie_pair(customer, other, 0.5)
+    tie_row(e, customer, strength=0.7)  # only e→customer
+
+    # When read two per page forward, then back from the last page
+    pages = [staff_client.get(ties_url(customer.pk), {"page_size": 2}).json()]
+    while pages[-1]["next"]:
+        pages.append(staff_client.get(pages[-1]["next"]).json())
+    back = staff_client.get(pages[-1]["previous"]).json()
+
+    # Then strongest first, equal strengths by customer id, each tie once
+    ids = [row["customer"] for page in pages for row in page["results"]]
+    assert ids == [a.pk, e.pk, *sorted([b.pk, c.pk, d.pk])]
+    assert [row["strength"] for page in pages for row in page["results"]][:2] == [0.9, 0.7]
+    assert len(pages) == 3 and pages[0]["previous"] is None
+    # And the previous page of the last is the middle one, with links both ways
+    assert [row["customer"] for row in back["results"]] == ids[2:4]
+    assert back["next"] and back["previous"]
+
+
 def test_customer_token_reads_only_own_ties(customer_client, customer, graph):
     # When the customer reads their own ties: allowed
     assert customer_client.get(ties_url(customer.pk)).status_code == 200

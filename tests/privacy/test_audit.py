@@ -51,6 +51,21 @@ def test_audit_list_is_for_owners_of_the_brand_only(brand, other_brand, customer
     assert customer_client_for(customer).get("/api/v1/audit/").status_code == 403
 
 
+def test_audit_times_with_any_offset_are_compared_in_utc(brand, customer):
+    owner = staff_client_for(brand, Role.OWNER)
+    owner.get(f"/api/v1/customers/{customer.pk}/")
+
+    # an offset PostgreSQL would refuse (beyond ±15:59) is a time like any other
+    response = owner.get("/api/v1/audit/", {"until": "0168-02-24T19:24:02+16:44"})
+    assert response.status_code == 200 and response.json()["results"] == []
+    response = owner.get("/api/v1/audit/", {"since": "0168-02-24T19:24:02+16:44"})
+    assert [row["customer"] for row in response.json()["results"]] == [customer.pk]
+    # and a time before the calendar's start once in UTC is a 400 naming the parameter
+    response = owner.get("/api/v1/audit/", {"until": "0001-01-01T00:00:00+10:00"})
+    assert response.status_code == 400
+    assert "until" in response.json()["error"]["details"]
+
+
 def test_audit_filters_and_cursor_pages(brand, customer):
     owner = staff_client_for(brand, Role.OWNER)
     other = CustomerFactory(brand=brand)
