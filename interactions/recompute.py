@@ -636,6 +636,11 @@ def ties_recompute_all(
         step_started = time.perf_counter()
         for brand_id in brands:
             lock_brand_exclusive(cursor, brand_id)
+        # No (auto)vacuum or analyze of the old table while it is rebuilt: the swap's ACCESS
+        # EXCLUSIVE lock would wait for one until the deadlock timeout cancels it (1 s by
+        # default), with every reader of ties queued behind the swap. This lock lets reads
+        # and writes through; a vacuum already running is waited for here, blocking nobody.
+        cursor.execute(f"LOCK TABLE {TTAB} IN SHARE UPDATE EXCLUSIVE MODE")
         _note(total, progress, "lock", step_started, 0)
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
