@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg import errors
 
 from customers.models import Customer, profiling_granted_sql
 
@@ -636,11 +637,7 @@ def ties_recompute_all(
         step_started = time.perf_counter()
         for brand_id in brands:
             lock_brand_exclusive(cursor, brand_id)
-        # No (auto)vacuum or analyze of the old table while it is rebuilt: the swap's ACCESS
-        # EXCLUSIVE lock would wait for one until the deadlock timeout cancels it (1 s by
-        # default), with every reader of ties queued behind the swap. This lock lets reads
-        # and writes through; a vacuum already running is waited for here, blocking nobody.
-        cursor.execute(f"LOCK TABLE {TTAB} IN SHARE UPDATE EXCLUSIVE MODE")
+        vacuum_held_off = _hold_off_vacuum(cursor)
         _note(total, progress, "lock", step_started, 0)
         cursor.execute(f"SELECT brand_id, count(*) FROM {TTAB} GROUP BY 1")  # noqa: S608
         before = dict(cursor.fetchall())
@@ -657,6 +654,7 @@ def ties_recompute_all(
                 group_params, work, by_arrays=id_base is not None
             )
             _run(cursor, pair_steps, group_args, total, progress)
+            vacuum_held_off = vacuum_held_off or _hold_off_vacuum(cursor)
             kappas |= _kappas(cursor, work)
             create = f"{tie_table_like_sql(cursor, new)};" if group == 0 else ""
             step(
@@ -670,6 +668,8 @@ def ties_recompute_all(
             cursor.execute(f"DROP TABLE IF EXISTS {work.all}")
         for name, sql in index_steps_sql(new, constraints, indexes):
             step(f"index {name}", sql)
+        if not vacuum_held_off:
+            step("wait for a vacuum", f"LOCK TABLE {TTAB} IN SHARE UPDATE EXCLUSIVE MODE")
         # The swap: ACCESS EXCLUSIVE from the start (a weaker lock upgraded for the DROP
         # would deadlock with a transaction that read the table and then writes a flag);
         # readers and writers wait from here until the commit. Deferred foreign key checks
@@ -749,6 +749,24 @@ def ties_recompute_all(
     for report in reports:
         report.seconds = total.seconds
     return reports
+
+
+def _hold_off_vacuum(cursor) -> bool:
+    """Keep (auto)vacuum and analyze off the old tie table until the swap, if no vacuum runs
+    on it now (True: held). The swap's ACCESS EXCLUSIVE request would otherwise wait for a
+    vacuum until the deadlock timeout cancels it (1 s by default), with every reader of ties
+    queued behind it. SHARE UPDATE EXCLUSIVE lets reads and writes through; asked without
+    waiting, so a vacuum running now is left to finish while the new table is built (the
+    recompute asks again after each group, and waits only right before the swap, where
+    waiting for this lock blocks nobody)."""
+    try:
+        with transaction.atomic():
+            cursor.execute(f"LOCK TABLE {TTAB} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT")
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, errors.LockNotAvailable):
+            raise
+        return False
+    return True
 
 
 def _note(

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from interactions import scoring
@@ -678,3 +678,60 @@ def test_a_tie_row_cannot_join_customers_of_another_brand_or_outlive_its_custome
     # and deleting it through the ORM takes its tie rows with it
     a.delete()
     assert not Tie.objects.filter(brand=brand).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_swap_does_not_queue_readers_behind_a_vacuum_of_the_old_table():
+    # given ties, and a vacuum of the tie table running (a transaction holding its lock)
+    two_brands()
+    rows_before = Tie.objects.count()
+    holding, release = threading.Event(), threading.Event()
+
+    def vacuum_like() -> None:
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {Tie._meta.db_table} IN SHARE UPDATE EXCLUSIVE MODE")
+                holding.set()
+                release.wait(30)
+        finally:
+            connections["default"].close()
+
+    holder = threading.Thread(target=vacuum_like)
+    holder.start()
+    assert holding.wait(10)
+    steps: list[str] = []
+    read_during_build: list[int] = []
+
+    def on_step(name: str) -> None:
+        steps.append(name)
+        if name == "build":
+            # readers and writers are not held up while the new table is built
+            reader = threading.Thread(target=lambda: read_during_build.append(count_ties()))
+            reader.start()
+            reader.join(10)
+            assert not reader.is_alive()
+        if name == "wait for a vacuum":
+            release.set()  # the vacuum ends; the recompute waited only for it, right here
+            holder.join(10)
+
+    # when every brand is rebuilt and swapped in
+    ties_recompute_all(on_step=on_step)
+
+    # then the lock was asked for without waiting at the start and waited for before the
+    # swap, which found no vacuum in its way
+    assert read_during_build == [rows_before]
+    assert steps.index("wait for a vacuum") < steps.index("swap: lock")
+    rows_after = Tie.objects.count()
+
+    # and with no vacuum running, the lock is held from the start: no wait before the swap
+    steps.clear()
+    ties_recompute_all(on_step=on_step)
+    assert "wait for a vacuum" not in steps and "swap: lock" in steps
+    assert Tie.objects.count() == rows_after > rows_before  # the pending events scored too
+
+
+def count_ties() -> int:
+    try:
+        return Tie.objects.count()
+    finally:
+        connections["default"].close()
