@@ -16,8 +16,9 @@ interleaves. Intermediate results go into unlogged work tables of the transactio
    directions idle ≥ PRUNE_IDLE_DAYS and below PRUNE_MIN_AFFINITY);
 4. κ = percentile_cont of I over the kept pairs that are active ties
    (I > ``scoring.ACTIVE_INTENSITY_MIN``, as `scoring.kappa_from`);
-5. mutual friends: |N(u) ∩ N(v)| for every kept pair, by intersecting the two customers'
-   sorted friend arrays (intarray), into a table of Jaccard values of its own;
+5. mutual friends: each kept pair's Jaccard in the statement of step 2, by intersecting the
+   two customers' sorted friend arrays (intarray; the arrays are built before the pass);
+   an adjacency join and a table of Jaccard values of its own when ids do not fit int4;
 6. strength (friendship duration of the current edge, Jaccard, κ) and the writes: upsert
    both rows of every kept pair, zero the scores of other rows that hold a negative flag,
    delete the rest; TieStats.
@@ -175,7 +176,24 @@ def _pair_steps_sql(
         return f"({last} IS NULL OR ({last} <= %(as_of)s - {idle} AND v.{prefix}_a < {floor}))"
 
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
-    strength = strength_sql("p.intensity", "p.days", "j.jac", "k.kappa", params)
+    strength = strength_sql(
+        "p.intensity", "p.days", "p.jac" if by_arrays else "j.jac", "k.kappa", params
+    )
+    kept = f"""SELECT v.b, v.lo, v.hi, {state_cols},
+                       {intensity_sql("v.f_a", "v.r_a", params)} AS intensity, {days} AS days,
+                       fr.customer_low_id IS NOT NULL AS friends
+                  FROM valued v
+                  LEFT JOIN {FTAB} fr
+                    ON fr.customer_low_id = v.lo AND fr.customer_high_id = v.hi
+                   AND fr.ended_at IS NULL
+                 WHERE NOT ({prunable("f")} AND {prunable("r")})"""  # noqa: S608
+    if by_arrays:
+        # Each kept pair's Jaccard from the two friend arrays, in the same statement.
+        kept = f"""SELECT q.*, {_jaccard_sql("m.mutual", "q.friends", "x.f", "y.f")} AS jac
+                     FROM ({kept} OFFSET 0) AS q
+                     LEFT JOIN {t.adj} x ON x.u = q.lo
+                     LEFT JOIN {t.adj} y ON y.u = q.hi
+                    CROSS JOIN LATERAL (SELECT cardinality(x.f & y.f) AS mutual) AS m"""  # noqa: S608
     return [
         ("setup", f"DROP TABLE IF EXISTS {t.all}"),
         (
@@ -189,6 +207,7 @@ def _pair_steps_sql(
         # of the outbox per event (0.3 s per 1M events with an empty outbox, quadratic with a
         # full one), as a hash anti join one hash of the outbox. And see the mutual step.
         ("hash joins", "SELECT set_config('enable_nestloop', 'off', true)"),
+        *(_neighbours_sql(t) if by_arrays else []),
         (
             # One pass over the log grouped by directed pair (the type's weight and component
             # from a lookup join), then both directions of each undirected pair side by side
@@ -214,14 +233,7 @@ def _pair_steps_sql(
                 ), valued AS (
                     SELECT pairs.*, {a_f} AS f_a, {a_r} AS r_a FROM pairs OFFSET 0
                 )
-                SELECT v.b, v.lo, v.hi, {state_cols},
-                       {intensity_sql("v.f_a", "v.r_a", params)} AS intensity, {days} AS days,
-                       fr.customer_low_id IS NOT NULL AS friends
-                  FROM valued v
-                  LEFT JOIN {FTAB} fr
-                    ON fr.customer_low_id = v.lo AND fr.customer_high_id = v.hi
-                   AND fr.ended_at IS NULL
-                 WHERE NOT ({prunable("f")} AND {prunable("r")})""",  # noqa: S608
+                {kept}""",  # noqa: S608
         ),
         (
             "kappa",
@@ -237,10 +249,7 @@ def _pair_steps_sql(
                      WHERE intensity > {_f(ACTIVE_INTENSITY_MIN)} GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
-        *(_mutual_by_arrays_sql(t) if by_arrays else _mutual_by_join_sql(t)),
-        # The write hashes the smaller of the pair and Jaccard tables (with no statistics
-        # the planner hashed the wide pair table: 2.6 s of a 13 s build for 942k pairs).
-        ("analyze mutual", f"ANALYZE {t.mutual}"),
+        *([("analyze", f"ANALYZE {t.pair} (lo, hi)")] if by_arrays else _mutual_by_join_sql(t)),
         ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
     ], strength
 
@@ -294,14 +303,17 @@ def _mutual_by_join_sql(t: WorkTables) -> list[tuple[str, str]]:
                      GROUP BY p.lo, p.hi, p.dl, p.dh, p.fr
                   ) AS m""",  # noqa: S608
         ),
+        # The write hashes the smaller of the pair and Jaccard tables (with no statistics
+        # the planner hashed the wide pair table: 2.6 s of a 13 s build for 942k pairs).
+        ("analyze mutual", f"ANALYZE {t.mutual}"),
     ]
 
 
-def _mutual_by_arrays_sql(t: WorkTables) -> list[tuple[str, str]]:
-    """|N(u) ∩ N(v)| for every kept pair by intersecting the two customers' sorted friend
-    arrays (intarray's ``&``, a merge in C: cost Σ (deg(u) + deg(v)) array elements, no
-    row per probe). About twice as fast as the adjacency join (`_mutual_by_join_sql`), with
-    the same Jaccard for every pair."""
+def _neighbours_sql(t: WorkTables) -> list[tuple[str, str]]:
+    """Every customer's friends as one sorted ``int4`` array (ids offset by %(id_base)s),
+    into ``t.adj``, for the pairs step to intersect (intarray's ``&``, a merge in C: cost
+    Σ (deg(u) + deg(v)) array elements and no row per probe; the Jaccard of the adjacency
+    join, `_mutual_by_join_sql`, for every pair, 4.1 s → 1.1 s for 942k pairs)."""
     return [
         (
             "neighbours",
@@ -316,26 +328,21 @@ def _mutual_by_arrays_sql(t: WorkTables) -> list[tuple[str, str]]:
                   ) AS edges
                  GROUP BY u""",  # noqa: S608
         ),
-        ("analyze", f"ANALYZE {t.pair} (lo, hi), {t.adj}"),
-        (
-            # The Jaccard of each pair with a mutual friend goes into a table of its own
-            # (pairs without one have 0), read once by the write.
-            "mutual",
-            f"""CREATE UNLOGGED TABLE {t.mutual} AS
-                SELECT lo, hi, mutual::float8 / NULLIF((dl - fr) + (dh - fr) - mutual, 0) AS jac
-                  FROM (
-                    SELECT p.lo, p.hi, p.friends::int AS fr, cardinality(x.f) AS dl,
-                           cardinality(y.f) AS dh, cardinality(x.f & y.f) AS mutual
-                      FROM {t.pair} p
-                      JOIN {t.adj} x ON x.u = p.lo
-                      JOIN {t.adj} y ON y.u = p.hi
-                  ) AS m
-                 WHERE mutual > 0""",  # noqa: S608
-        ),
+        ("analyze neighbours", f"ANALYZE {t.adj}"),
     ]
 
 
-def _rows_sql(strength: str, t: WorkTables) -> str:
+def _jaccard_sql(mutual: str, friends: str, low_friends: str, high_friends: str) -> str:
+    """Jaccard of a pair from its mutual friend count and both friend arrays (each holding
+    the other endpoint when ``friends``): 0 without a mutual friend or a friend array."""
+    union = (
+        f"(cardinality({low_friends}) - {friends}::int)"
+        f" + (cardinality({high_friends}) - {friends}::int) - {mutual}"
+    )
+    return f"COALESCE({mutual}::float8 / NULLIF({union}, 0), 0::float8)"
+
+
+def _rows_sql(strength: str, t: WorkTables, *, by_arrays: bool = True) -> str:
     """Both directed rows of every kept pair, from ``t.pair p`` and ``t.kappa k``: each pair
     joined to a two-row constant (``d.fwd``), each column picked by direction. A ``LATERAL
     (VALUES …)`` of the two rows is re-evaluated per pair (the build of 1.9M rows took 5.0 s
@@ -348,17 +355,22 @@ def _rows_sql(strength: str, t: WorkTables) -> str:
     columns = ", ".join(
         [pick("last", zero=False), pick("affinity"), *(pick(f"c_{n}") for n in COMPONENTS)]
     )
+    if by_arrays:  # the pair's Jaccard is in its row
+        scored = f"""SELECT p.*, {strength} AS strength
+                       FROM {t.pair} p JOIN {t.kappa} k ON k.b = p.b"""  # noqa: S608
+    else:
+        scored = f"""SELECT p.*, j.jac, {strength} AS strength
+                       FROM {t.pair} p
+                       JOIN {t.kappa} k ON k.b = p.b
+                       LEFT JOIN {t.mutual} mu ON mu.lo = p.lo AND mu.hi = p.hi
+                      CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j"""  # noqa: S608
     return f"""
         SELECT p.b, CASE WHEN d.fwd THEN p.lo ELSE p.hi END,
                CASE WHEN d.fwd THEN p.hi ELSE p.lo END, {columns},
                p.strength, p.intensity, p.jac, %(as_of)s, %(now)s, %(now)s
           FROM (
             -- Fenced: strength is computed once per pair, not once per directed row.
-            SELECT p.*, j.jac, {strength} AS strength
-              FROM {t.pair} p
-              JOIN {t.kappa} k ON k.b = p.b
-              LEFT JOIN {t.mutual} mu ON mu.lo = p.lo AND mu.hi = p.hi
-              CROSS JOIN LATERAL (SELECT COALESCE(mu.jac, 0::float8) AS jac) AS j
+            {scored}
             OFFSET 0
           ) AS p
           CROSS JOIN (VALUES (true), (false)) AS d(fwd)
@@ -373,7 +385,9 @@ def _insert_columns() -> str:
     )
 
 
-def _write_steps_sql(strength: str, t: WorkTables) -> list[tuple[str, str]]:
+def _write_steps_sql(
+    strength: str, t: WorkTables, *, by_arrays: bool = True
+) -> list[tuple[str, str]]:
     """The per-brand write: upsert both rows of every kept pair, zero the scores of the
     brand's other rows that hold a negative flag, delete the rest."""
     comps = [f"c_{name}" for name in COMPONENTS]
@@ -384,7 +398,7 @@ def _write_steps_sql(strength: str, t: WorkTables) -> list[tuple[str, str]]:
         (
             "write",
             f"""INSERT INTO {TTAB} AS t ({_insert_columns()})
-                {_rows_sql(strength, t)}
+                {_rows_sql(strength, t, by_arrays=by_arrays)}
                 ORDER BY 2, 3
                 ON CONFLICT (source_id, target_id) DO UPDATE SET
                     last_event_at = EXCLUDED.last_event_at, affinity = EXCLUDED.affinity,
@@ -519,7 +533,8 @@ def ties_recompute(
         pair_steps, strength = _pair_steps_sql(params, work, by_arrays=id_base is not None)
         _run(cursor, pair_steps, args, report, progress)
         report.kappa, report.active_pairs = _kappas(cursor, work)[brand_id]
-        _run(cursor, _write_steps_sql(strength, work), args, report, progress)
+        write_steps = _write_steps_sql(strength, work, by_arrays=id_base is not None)
+        _run(cursor, write_steps, args, report, progress)
         cursor.execute(f"DROP TABLE IF EXISTS {work.all}")
         report.seconds = time.perf_counter() - started
         _save_stats(cursor, report, as_of, now)
@@ -660,7 +675,8 @@ def ties_recompute_all(
             step(
                 "build",
                 f"""{create}
-                    INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
+                    INSERT INTO {new} ({_insert_columns()})
+                    {_rows_sql(strength, work, by_arrays=id_base is not None)}""",
                 group_args,
             )
             cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
