@@ -150,7 +150,7 @@ def _pair_steps_sql(
     """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
     per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
     ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength. ``by_arrays``: the
-    mutual friends by intersecting sorted friend arrays (`_mutual_by_arrays_sql`, which needs
+    mutual friends by intersecting sorted friend arrays (`_neighbours_sql`, which needs
     the customer ids offset by %(id_base)s to fit ``int4``), else by the adjacency join."""
     cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
     # Per directed pair, the sums referenced to T0 are rescaled once to its latest time.
@@ -202,10 +202,11 @@ def _pair_steps_sql(
             "claim",
             f"DELETE FROM {PTAB} WHERE brand_id = ANY(%(brands)s::bigint[])",  # noqa: S608
         ),
-        # Hash joins only from here to the mutual step. The pass over the log skips events
+        # Hash joins only from here to the mutual friends. The pass over the log skips events
         # that became pending after the claim (usually none): as a nested loop that is a scan
         # of the outbox per event (0.3 s per 1M events with an empty outbox, quadratic with a
-        # full one), as a hash anti join one hash of the outbox. And see the mutual step.
+        # full one), as a hash anti join one hash of the outbox. Around hubs a nested loop
+        # over the friend tables is quadratic too.
         ("hash joins", "SELECT set_config('enable_nestloop', 'off', true)"),
         *(_neighbours_sql(t) if by_arrays else []),
         (
