@@ -63,6 +63,9 @@ from .selectors import tie_params_for_brand
 
 Progress = Callable[[str, float, int], None]
 
+# intarray's arrays hold int4: customer ids are stored as id − (smallest customer id).
+INT4_SPAN = 2**31 - 1
+
 
 @dataclass
 class RecomputeReport:
@@ -89,15 +92,27 @@ class WorkTables:
     adj: str
     deg: str
     mutual: str
+    # Subtracted from every customer id in the friend arrays (intarray holds int4); None when
+    # the ids span more than int4 holds: the mutual friends then come from the adjacency join.
+    id_base: int | None = 0
 
     @classmethod
     def of_backend(cls, cursor, group: int = 0) -> WorkTables:
         """The tables of this backend (``group``: of its n-th group of brands scored with
         the same parameters, in an all-brands recompute)."""
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT pg_backend_pid(), min(id), max(id) FROM {Customer._meta.db_table}"  # noqa: S608
+        )
+        pid, low, high = cursor.fetchone()
         tag = f"{pid}g{group}" if group else f"{pid}"
-        return cls(*(f"_rc{tag}_{name}" for name in ("pair", "kappa", "adj", "deg", "mutual")))
+        names = (f"_rc{tag}_{name}" for name in ("pair", "kappa", "adj", "deg", "mutual"))
+        id_base = None if low is not None and high - low > INT4_SPAN else (low or 0)
+        return cls(*names, id_base=id_base)
+
+    @property
+    def by_arrays(self) -> bool:
+        """Mutual friends by intersecting friend arrays (else by the adjacency join)."""
+        return self.id_base is not None
 
     @property
     def all(self) -> str:
@@ -144,14 +159,12 @@ def directed_pairs_sql(params: TieParams) -> tuple[str, list[str]]:
     return granted, parts
 
 
-def _pair_steps_sql(
-    params: TieParams, t: WorkTables, *, by_arrays: bool = True
-) -> tuple[list[tuple[str, str]], str]:
+def _pair_steps_sql(params: TieParams, t: WorkTables) -> tuple[list[tuple[str, str]], str]:
     """Claim, pairs, κ and mutual friends for the brands %(brands)s, into ``t.pair``: one row
     per kept undirected pair (lo < hi) with both directions' state (``f_*``: lo → hi,
-    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength. ``by_arrays``: the
-    mutual friends by intersecting sorted friend arrays (`_neighbours_sql`, which needs
-    the customer ids offset by %(id_base)s to fit ``int4``), else by the adjacency join."""
+    ``r_*``: hi → lo), intensity, friendship days, Jaccard and strength; the mutual
+    friends by intersecting sorted friend arrays (`_neighbours_sql`) or, when the customer
+    ids do not fit them, by the adjacency join (`_mutual_by_join_sql`)."""
     cols = ["affinity", *(f"c_{name}" for name in COMPONENTS)]
     # Per directed pair, the sums referenced to T0 are rescaled once to its latest time.
     directed, parts = directed_pairs_sql(params)
@@ -177,7 +190,7 @@ def _pair_steps_sql(
 
     days = f"COALESCE({seconds_between('%(as_of)s', 'fr.since')} / 86400.0, 0::float8)"
     strength = strength_sql(
-        "p.intensity", "p.days", "p.jac" if by_arrays else "j.jac", "k.kappa", params
+        "p.intensity", "p.days", "p.jac" if t.by_arrays else "j.jac", "k.kappa", params
     )
     kept = f"""SELECT v.b, v.lo, v.hi, {state_cols},
                        {intensity_sql("v.f_a", "v.r_a", params)} AS intensity, {days} AS days,
@@ -187,9 +200,10 @@ def _pair_steps_sql(
                     ON fr.customer_low_id = v.lo AND fr.customer_high_id = v.hi
                    AND fr.ended_at IS NULL
                  WHERE NOT ({prunable("f")} AND {prunable("r")})"""  # noqa: S608
-    if by_arrays:
+    if t.by_arrays:
         # Each kept pair's Jaccard from the two friend arrays, in the same statement.
-        kept = f"""SELECT q.*, {_jaccard_sql("m.mutual", "q.friends", "x.f", "y.f")} AS jac
+        degrees = ("cardinality(x.f)", "cardinality(y.f)")
+        kept = f"""SELECT q.*, {_jaccard_sql("m.mutual", "q.friends::int", *degrees)} AS jac
                      FROM ({kept} OFFSET 0) AS q
                      LEFT JOIN {t.adj} x ON x.u = q.lo
                      LEFT JOIN {t.adj} y ON y.u = q.hi
@@ -208,7 +222,7 @@ def _pair_steps_sql(
         # full one), as a hash anti join one hash of the outbox. Around hubs a nested loop
         # over the friend tables is quadratic too.
         ("hash joins", "SELECT set_config('enable_nestloop', 'off', true)"),
-        *(_neighbours_sql(t) if by_arrays else []),
+        *(_neighbours_sql(t) if t.by_arrays else []),
         (
             # One pass over the log grouped by directed pair (the type's weight and component
             # from a lookup join), then both directions of each undirected pair side by side
@@ -250,13 +264,9 @@ def _pair_steps_sql(
                      WHERE intensity > {_f(ACTIVE_INTENSITY_MIN)} GROUP BY b
                   ) AS x USING (b)""",  # noqa: S608
         ),
-        *([("analyze", f"ANALYZE {t.pair} (lo, hi)")] if by_arrays else _mutual_by_join_sql(t)),
+        *([("analyze", f"ANALYZE {t.pair} (lo, hi)")] if t.by_arrays else _mutual_by_join_sql(t)),
         ("nested loops again", "SELECT set_config('enable_nestloop', 'on', true)"),
     ], strength
-
-
-# intarray's arrays hold int4: customer ids are stored as id − (smallest customer id).
-INT4_SPAN = 2**31 - 1
 
 
 def _mutual_by_join_sql(t: WorkTables) -> list[tuple[str, str]]:
@@ -286,9 +296,7 @@ def _mutual_by_join_sql(t: WorkTables) -> list[tuple[str, str]]:
             # (pairs without one have 0), read once by the write.
             "mutual",
             f"""CREATE UNLOGGED TABLE {t.mutual} AS
-                SELECT lo, hi,
-                       COALESCE(mutual::float8 / NULLIF((dl - fr) + (dh - fr) - mutual, 0),
-                                0::float8) AS jac
+                SELECT lo, hi, {_jaccard_sql("mutual", "fr", "dl", "dh")} AS jac
                   FROM (
                     SELECT p.lo, p.hi, p.dl, p.dh, p.fr, count(*) AS mutual
                       FROM (
@@ -311,7 +319,7 @@ def _mutual_by_join_sql(t: WorkTables) -> list[tuple[str, str]]:
 
 
 def _neighbours_sql(t: WorkTables) -> list[tuple[str, str]]:
-    """Every customer's friends as one sorted ``int4`` array (ids offset by %(id_base)s),
+    """Every customer's friends as one sorted ``int4`` array (ids offset by ``t.id_base``),
     into ``t.adj``, for the pairs step to intersect (intarray's ``&``, a merge in C: cost
     Σ (deg(u) + deg(v)) array elements and no row per probe; the Jaccard of the adjacency
     join, `_mutual_by_join_sql`, for every pair, 4.1 s → 1.1 s for 942k pairs)."""
@@ -319,7 +327,7 @@ def _neighbours_sql(t: WorkTables) -> list[tuple[str, str]]:
         (
             "neighbours",
             f"""CREATE UNLOGGED TABLE {t.adj} AS
-                SELECT u, array_agg((w - %(id_base)s)::int4 ORDER BY w) AS f
+                SELECT u, array_agg((w - {int(t.id_base or 0)})::int4 ORDER BY w) AS f
                   FROM (
                     SELECT customer_low_id AS u, customer_high_id AS w FROM {FTAB}
                      WHERE brand_id = ANY(%(brands)s::bigint[]) AND ended_at IS NULL
@@ -333,17 +341,14 @@ def _neighbours_sql(t: WorkTables) -> list[tuple[str, str]]:
     ]
 
 
-def _jaccard_sql(mutual: str, friends: str, low_friends: str, high_friends: str) -> str:
-    """Jaccard of a pair from its mutual friend count and both friend arrays (each holding
-    the other endpoint when ``friends``): 0 without a mutual friend or a friend array."""
-    union = (
-        f"(cardinality({low_friends}) - {friends}::int)"
-        f" + (cardinality({high_friends}) - {friends}::int) - {mutual}"
-    )
+def _jaccard_sql(mutual: str, friends: str, low_degree: str, high_degree: str) -> str:
+    """Jaccard of a pair from its mutual friend count and both endpoints' friend counts
+    (each counting the other endpoint when ``friends`` is 1): 0 without a mutual friend."""
+    union = f"({low_degree} - {friends}) + ({high_degree} - {friends}) - {mutual}"
     return f"COALESCE({mutual}::float8 / NULLIF({union}, 0), 0::float8)"
 
 
-def _rows_sql(strength: str, t: WorkTables, *, by_arrays: bool = True) -> str:
+def _rows_sql(strength: str, t: WorkTables) -> str:
     """Both directed rows of every kept pair, from ``t.pair p`` and ``t.kappa k``: each pair
     joined to a two-row constant (``d.fwd``), each column picked by direction. A ``LATERAL
     (VALUES …)`` of the two rows is re-evaluated per pair (the build of 1.9M rows took 5.0 s
@@ -356,7 +361,7 @@ def _rows_sql(strength: str, t: WorkTables, *, by_arrays: bool = True) -> str:
     columns = ", ".join(
         [pick("last", zero=False), pick("affinity"), *(pick(f"c_{n}") for n in COMPONENTS)]
     )
-    if by_arrays:  # the pair's Jaccard is in its row
+    if t.by_arrays:  # the pair's Jaccard is in its row
         scored = f"""SELECT p.*, {strength} AS strength
                        FROM {t.pair} p JOIN {t.kappa} k ON k.b = p.b"""  # noqa: S608
     else:
@@ -386,9 +391,7 @@ def _insert_columns() -> str:
     )
 
 
-def _write_steps_sql(
-    strength: str, t: WorkTables, *, by_arrays: bool = True
-) -> list[tuple[str, str]]:
+def _write_steps_sql(strength: str, t: WorkTables) -> list[tuple[str, str]]:
     """The per-brand write: upsert both rows of every kept pair, zero the scores of the
     brand's other rows that hold a negative flag, delete the rest."""
     comps = [f"c_{name}" for name in COMPONENTS]
@@ -399,7 +402,7 @@ def _write_steps_sql(
         (
             "write",
             f"""INSERT INTO {TTAB} AS t ({_insert_columns()})
-                {_rows_sql(strength, t, by_arrays=by_arrays)}
+                {_rows_sql(strength, t)}
                 ORDER BY 2, 3
                 ON CONFLICT (source_id, target_id) DO UPDATE SET
                     last_event_at = EXCLUDED.last_event_at, affinity = EXCLUDED.affinity,
@@ -479,16 +482,6 @@ def _args(brands: list[int], as_of: datetime, now: datetime, params: TieParams) 
     }
 
 
-def _id_base(cursor) -> int | None:
-    """The smallest customer id, which the friend arrays of `_mutual_by_arrays_sql` subtract
-    from every id; None when ids span more than ``int4`` holds (then the adjacency join)."""
-    cursor.execute(f"SELECT min(id), max(id) FROM {Customer._meta.db_table}")  # noqa: S608
-    low, high = cursor.fetchone()
-    if low is None:
-        return 0
-    return low if high - low <= INT4_SPAN else None
-
-
 def _kappas(cursor, t: WorkTables) -> dict[int, tuple[float, int]]:
     cursor.execute(f"SELECT b, kappa, active FROM {t.kappa}")  # noqa: S608
     return {b: (kappa, active) for b, kappa, active in cursor.fetchall()}
@@ -529,13 +522,10 @@ def ties_recompute(
         lock_brand_exclusive(cursor, brand_id)
         _note(report, progress, "lock", step_started, 0)
         work = WorkTables.of_backend(cursor)
-        id_base = _id_base(cursor)
-        args["id_base"] = id_base or 0
-        pair_steps, strength = _pair_steps_sql(params, work, by_arrays=id_base is not None)
+        pair_steps, strength = _pair_steps_sql(params, work)
         _run(cursor, pair_steps, args, report, progress)
         report.kappa, report.active_pairs = _kappas(cursor, work)[brand_id]
-        write_steps = _write_steps_sql(strength, work, by_arrays=id_base is not None)
-        _run(cursor, write_steps, args, report, progress)
+        _run(cursor, _write_steps_sql(strength, work), args, report, progress)
         cursor.execute(f"DROP TABLE IF EXISTS {work.all}")
         report.seconds = time.perf_counter() - started
         _save_stats(cursor, report, as_of, now)
@@ -660,15 +650,12 @@ def ties_recompute_all(
         constraints, indexes = _schema_of(cursor, TTAB)
         kappas: dict[int, tuple[float, int]] = {}
         kept: dict[int, int] = {}
-        id_base = _id_base(cursor)
         # Brands scored with the same parameters are built together (usually all of them);
         # a brand with fitted parameters (TieModel) is a group of its own.
         for group, (group_params, group_brands) in enumerate(params_groups(brands, params)):
-            group_args = _args(group_brands, as_of, now, group_params) | {"id_base": id_base or 0}
+            group_args = _args(group_brands, as_of, now, group_params)
             work = WorkTables.of_backend(cursor, group)
-            pair_steps, strength = _pair_steps_sql(
-                group_params, work, by_arrays=id_base is not None
-            )
+            pair_steps, strength = _pair_steps_sql(group_params, work)
             _run(cursor, pair_steps, group_args, total, progress)
             vacuum_held_off = vacuum_held_off or _hold_off_vacuum(cursor)
             kappas |= _kappas(cursor, work)
@@ -676,8 +663,7 @@ def ties_recompute_all(
             step(
                 "build",
                 f"""{create}
-                    INSERT INTO {new} ({_insert_columns()})
-                    {_rows_sql(strength, work, by_arrays=id_base is not None)}""",
+                    INSERT INTO {new} ({_insert_columns()}) {_rows_sql(strength, work)}""",
                 group_args,
             )
             cursor.execute(f"SELECT b, count(*) FROM {work.pair} GROUP BY 1")  # noqa: S608
